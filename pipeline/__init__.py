@@ -1,0 +1,3 @@
+"""Claims-scrubbing pipeline: price professional claims on the Medicare fee schedule."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,131 @@
+"""Command line: `claims-scrub run INPUT... --out DIR`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from .errors import PipelineError
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_SAMPLE = "samples/tuva_professional_2025.csv.gz"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="claims-scrub",
+        description="Price professional claim lines on the Medicare Physician Fee Schedule "
+        "and flag what will be denied, reduced or underpaid.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="scrub claim batches and write one report folder each")
+    run.add_argument("inputs", nargs="*", type=Path,
+                     help="claim batches (.csv, .csv.gz, .parquet); folders are searched")
+    run.add_argument("--sample", action="store_true",
+                     help="scrub the bundled real sample batch (Tuva synthetic claims, 2025)")
+    run.add_argument("--out", required=True,
+                     help="report folder, or s3://bucket/prefix (AWS_* environment variables)")
+    run.add_argument("--release", action="append", type=Path, default=[],
+                     help="an extra CMS RVU release (RVUxxX.zip or its folder); repeatable")
+    run.add_argument("--default-locality", metavar="CARRIER-LOCALITY",
+                     help="locality for lines without ZIP or locality, e.g. 04412-18")
+    run.add_argument("--run-id", help="run identifier stamped on every output (default: time)")
+    run.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+    sub.add_parser("releases", help="list the fee-schedule releases that would be used")
+    return parser
+
+
+def _inputs(args: argparse.Namespace) -> list[Path]:
+    from .extract.releases import bundled_path
+
+    paths: list[Path] = [bundled_path(BUNDLED_SAMPLE)] if args.sample else []
+    for p in args.inputs:
+        if p.is_dir():
+            found = sorted(
+                f for f in p.iterdir()
+                if f.name.lower().endswith((".csv", ".csv.gz", ".parquet"))
+            )
+            if not found:
+                raise PipelineError(f"no .csv, .csv.gz or .parquet files in folder {p}")
+            paths += found
+        else:
+            paths.append(p)
+    if not paths:
+        raise PipelineError("no input given; pass batch files or folders, or --sample")
+    return paths
+
+
+def _money(cents: int) -> str:
+    return f"${cents / 100:,.2f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from .config import PipelineConfig
+    from .extract.releases import load_reference_data
+    from .report.storage import Destination
+    from .run import new_run_id, scrub_file
+
+    started = time.perf_counter()
+    say = (lambda _m: None) if args.quiet else (
+        lambda m: print(f"  [{time.perf_counter() - started:6.1f}s] {m}", file=sys.stderr)
+    )
+    paths = _inputs(args)
+    config = PipelineConfig.from_env()
+    say("loading fee-schedule releases")
+    ref = load_reference_data(tuple(args.release))
+    say("loaded " + ", ".join(f"{r['release']} ({r['in_force_from']})" for r in ref.describe()))
+    run_id = args.run_id or new_run_id()
+    out = Destination(str(args.out))
+    failures = 0
+    for path in paths:
+        try:
+            result = scrub_file(path, ref, config, out, default_locality=args.default_locality,
+                                run_id=run_id, progress=say)
+        except PipelineError as exc:
+            failures += 1
+            print(f"claims-scrub: {exc}", file=sys.stderr)
+            continue
+        s = result.summary
+        status = s["line_status"]
+        print(
+            f"{s['batch']}: {s['lines_read']:,} lines read, {status['priced']:,} priced, "
+            f"{status['not_payable']:,} not payable, "
+            f"{s['lines_read'] - status['priced'] - status['not_payable']:,} not priced "
+            f"(see line_status), {s['lines_flagged']:,} flagged; "
+            f"expected allowed {_money(s['totals']['expected_allowed_cents'])}, "
+            f"dollars at risk {_money(s['totals']['dollars_at_risk_cents'])}\n"
+            f"  report: {out.uri(s['batch'])}/ (lines.csv, claims.csv, summary.json)"
+        )
+    return 1 if failures else 0
+
+
+def releases(_args: argparse.Namespace) -> int:
+    from .extract.releases import bundled_reference_data
+
+    for r in bundled_reference_data().describe():
+        print(f"{r['release']}: {r['in_force_from']} to {r['in_force_until']}, "
+              f"CF {r['conversion_factor']}, {r['rvu_rows']} RVU rows, GPCIs from {r['gpci_source']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "run":
+        logging.getLogger().setLevel(logging.WARNING)
+    try:
+        return {"run": run, "releases": releases}[args.command](args)
+    except PipelineError as exc:
+        print(f"claims-scrub: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Run configuration, read once from CLAIMS_PIPELINE_* environment variables."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_KEY_FILE = Path.home() / ".config" / "claims-scrub" / "patient_key"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Settings with documented defaults; see docs/configuration in the README."""
+
+    patient_key: bytes
+    patient_key_source: str
+    paid_tolerance_cents: int = 100
+    progress_every: int = 250_000
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> PipelineConfig:
+        env = dict(os.environ if env is None else env)
+        key, source = _patient_key(env)
+        tolerance = env.get("CLAIMS_PIPELINE_PAID_TOLERANCE", "1.00")
+        try:
+            tolerance_cents = round(float(tolerance) * 100)
+        except ValueError as exc:
+            raise ValueError(
+                f"CLAIMS_PIPELINE_PAID_TOLERANCE={tolerance!r} is not a dollar amount; "
+                "use e.g. 1.00"
+            ) from exc
+        return cls(patient_key=key, patient_key_source=source, paid_tolerance_cents=tolerance_cents)
+
+
+def _patient_key(env: dict[str, str]) -> tuple[bytes, str]:
+    """Return the key for hashing patient ids: from the environment, else a local key file.
+
+    The key file is created once with random bytes (mode 0600), so hashes are stable across
+    runs on one machine without a secret ever being committed.
+    """
+    if env.get("CLAIMS_PIPELINE_PATIENT_KEY"):
+        return env["CLAIMS_PIPELINE_PATIENT_KEY"].encode(), "env:CLAIMS_PIPELINE_PATIENT_KEY"
+    path = Path(env.get("CLAIMS_PIPELINE_PATIENT_KEY_FILE", DEFAULT_KEY_FILE))
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        logger.info("created a new patient-hash key file at %s", path)
+    return path.read_text().strip().encode(), f"file:{path}"

@@ -1,0 +1,44 @@
+"""Errors the pipeline raises, each carrying what was wrong and what to do next."""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base class: a message for people plus a machine-readable reason code."""
+
+    reason_code = "pipeline_error"
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.source = source
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message}" if self.source else self.message
+
+    def __reduce__(self):  # keep picklable across process boundaries
+        return (self.__class__, (self.message,), {"source": self.source})
+
+
+class ReferenceFileError(PipelineError):
+    """A CMS reference file is missing, unreadable or not in the expected layout."""
+
+    reason_code = "reference_file"
+
+
+class ReleaseNotFound(ReferenceFileError):
+    """No fee-schedule release could be found at a path."""
+
+    reason_code = "release_not_found"
+
+
+class ClaimBatchError(PipelineError):
+    """A claim batch cannot be read at all (as opposed to single bad rows)."""
+
+    reason_code = "claim_batch"
+
+
+class StorageError(PipelineError):
+    """Reports could not be written to the chosen destination."""
+
+    reason_code = "storage"

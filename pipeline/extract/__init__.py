@@ -1,0 +1,1 @@
+"""Readers for claim batches and CMS reference files."""

@@ -1,0 +1,1 @@
+"""Scored reports and their storage."""

@@ -1,0 +1,73 @@
+"""Write report files to a local folder or to s3://bucket/prefix through boto3."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import StorageError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one batch's report goes: a local folder or an S3 bucket and key prefix."""
+
+    root: str
+
+    @property
+    def is_s3(self) -> bool:
+        return self.root.startswith("s3://")
+
+    def child(self, name: str) -> Destination:
+        return Destination(self.root.rstrip("/") + "/" + name)
+
+    def uri(self, name: str) -> str:
+        return self.root.rstrip("/") + "/" + name
+
+    def write_bytes(self, name: str, data: bytes) -> str:
+        uri = self.uri(name)
+        if self.is_s3:
+            bucket, _, prefix = self.root.removeprefix("s3://").partition("/")
+            key = (prefix.strip("/") + "/" + name).lstrip("/")
+            try:
+                _s3_client().put_object(Bucket=bucket, Key=key, Body=data)
+            except Exception as exc:  # botocore raises many types; all mean "not written"
+                raise StorageError(
+                    f"could not write {uri}: {exc}; check AWS_ENDPOINT_URL, credentials and "
+                    "that the bucket exists",
+                    source=uri,
+                ) from exc
+        else:
+            path = Path(uri)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        return uri
+
+    def write_parquet(self, name: str, table: pa.Table) -> str:
+        buf = io.BytesIO()
+        pq.write_table(table, buf, compression="zstd")
+        return self.write_bytes(name, buf.getvalue())
+
+    def write_csv(self, name: str, frame: pd.DataFrame) -> str:
+        return self.write_bytes(name, frame.to_csv(index=False).encode("utf-8"))
+
+    def write_json(self, name: str, payload: dict[str, Any]) -> str:
+        return self.write_bytes(name, (json.dumps(payload, indent=2, default=str) + "\n").encode())
+
+
+def _s3_client():
+    """A boto3 S3 client configured from the standard AWS environment variables."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(s3={"addressing_style": "path"}))

@@ -1,0 +1,182 @@
+"""Scrub one claim batch end to end: read, normalize, price, compare paid, report."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import PipelineConfig
+from .extract.claims import normalize_batch, read_batch
+from .extract.releases import ReferenceData
+from .report.line_report import attach_flags, claim_summary, to_arrow, to_csv_frame, to_output
+from .report.storage import Destination
+from .scrub.flags import FlagCollector
+from .scrub.payment import compare_paid
+from .scrub.price import LINE_STATUSES, price_lines
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchResult:
+    """The frames of one scrubbed batch and its run summary."""
+
+    lines: pd.DataFrame
+    flags: pd.DataFrame
+    claims: pd.DataFrame
+    summary: dict[str, Any]
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def batch_name(path: Path) -> str:
+    name = Path(path).name
+    for suffix in (".gz", ".csv", ".parquet", ".txt"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def scrub_frame(
+    raw: pd.DataFrame,
+    ref: ReferenceData,
+    config: PipelineConfig,
+    *,
+    default_locality: str | None = None,
+    run_id: str | None = None,
+    batch: str = "batch",
+    progress: Callable[[str], None] | None = None,
+) -> BatchResult:
+    """Scrub a batch already read into a frame of text columns."""
+    run_id = run_id or new_run_id()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    timings: dict[str, float] = {}
+    say = progress or (lambda _msg: None)
+
+    t = time.perf_counter()
+    lines = normalize_batch(raw, patient_key=config.patient_key)
+    timings["normalize"] = time.perf_counter() - t
+    say(f"normalized {len(lines):,} lines")
+
+    t = time.perf_counter()
+    priced = price_lines(lines, ref, default_locality=default_locality)
+    timings["price"] = time.perf_counter() - t
+    say(f"priced {len(lines):,} lines")
+
+    t = time.perf_counter()
+    extra = FlagCollector()
+    compared = compare_paid(priced.lines, extra, tolerance_cents=config.paid_tolerance_cents)
+    flags = pd.concat([priced.flags, extra.table()], ignore_index=True)
+    flags = flags.sort_values(["line_index", "rule_code"], kind="stable").reset_index(drop=True)
+    flagged = attach_flags(compared, flags)
+    claims = claim_summary(flagged)
+    timings["report"] = time.perf_counter() - t
+
+    summary = _summary(flagged, flags, claims, ref, config, run_id, started, batch, timings)
+    out_lines = to_output(flagged, run_id=run_id, run_started_at=started)
+    claims = claims.assign(run_id=run_id, run_started_at=started)
+    flag_table = flags.assign(
+        claim_id=flagged["claim_id"].to_numpy()[flags["line_index"].to_numpy()],
+        claim_line_number=flagged["claim_line_number"].to_numpy()[flags["line_index"].to_numpy()]
+        if "claim_line_number" in flagged else "",
+        input_row=flags["line_index"] + 1,
+        run_id=run_id,
+    ).drop(columns=["line_index"])
+    logger.info(
+        "batch %s: %d lines read, %d priced, %d flagged, $%.2f at risk",
+        batch, summary["lines_read"], summary["line_status"].get("priced", 0),
+        summary["lines_flagged"], summary["totals"]["dollars_at_risk_cents"] / 100,
+    )
+    return BatchResult(out_lines, flag_table, claims, summary)
+
+
+def _summary(lines, flags, claims, ref, config, run_id, started, batch, timings) -> dict[str, Any]:
+    status_counts = lines["line_status"].value_counts().to_dict()
+    releases_used = lines.loc[lines["release"] != "", "release"].value_counts().to_dict()
+    described = {r["release"]: r for r in ref.describe()}
+
+    def total(col: str) -> int:
+        return int(lines[col].fillna(0).sum())
+
+    return {
+        "run_id": run_id,
+        "run_started_at": started,
+        "batch": batch,
+        "lines_read": len(lines),
+        "lines_written": len(lines),
+        "conservation_ok": bool(len(lines) == lines["line_index"].nunique()),
+        "line_status": {s: int(status_counts.get(s, 0)) for s in LINE_STATUSES},
+        "lines_flagged": int((lines["flags"].map(len) > 0).sum()),
+        "flags_by_rule": {k: int(v) for k, v in flags["rule_code"].value_counts().sort_index().items()},
+        "flags_by_severity": {k: int(v) for k, v in flags["severity"].value_counts().items()},
+        "claims": len(claims),
+        "totals": {
+            "billed_cents": total("charge_cents"),
+            "expected_allowed_cents": total("expected_allowed_cents"),
+            "paid_cents": total("paid_cents"),
+            "expected_payment_cents": total("expected_payment_cents"),
+            "dollars_at_risk_cents": total("dollars_at_risk_cents"),
+        },
+        "releases_used": {
+            name: {"lines": int(n), **described.get(name, {})} for name, n in releases_used.items()
+        },
+        "releases_loaded": ref.describe(),
+        "zip_locality_file": ref.zip_source,
+        "patient_key_source": config.patient_key_source.split(":")[0],
+        "paid_tolerance_cents": config.paid_tolerance_cents,
+        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def write_batch(result: BatchResult, dest: Destination) -> dict[str, str]:
+    """Write lines.parquet/.csv, claims.parquet/.csv, flags.parquet and summary.json."""
+    outputs = {
+        "lines.parquet": dest.write_parquet("lines.parquet", to_arrow(result.lines)),
+        "lines.csv": dest.write_csv("lines.csv", to_csv_frame(result.lines)),
+        "claims.parquet": dest.write_parquet("claims.parquet", to_arrow(result.claims)),
+        "claims.csv": dest.write_csv("claims.csv", to_csv_frame(result.claims)),
+        "flags.parquet": dest.write_parquet("flags.parquet", to_arrow(result.flags)),
+    }
+    result.summary["outputs"] = dict(outputs)
+    outputs["summary.json"] = dest.write_json("summary.json", result.summary)
+    result.outputs = outputs
+    return outputs
+
+
+def scrub_file(
+    path: Path,
+    ref: ReferenceData,
+    config: PipelineConfig,
+    out: Destination,
+    *,
+    default_locality: str | None = None,
+    run_id: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BatchResult:
+    """Read one batch file, scrub it and write its report to `out/<batch>/`."""
+    name = batch_name(path)
+    t = time.perf_counter()
+    raw = read_batch(path)
+    read_seconds = time.perf_counter() - t
+    if progress:
+        progress(f"read {len(raw):,} lines from {Path(path).name}")
+    result = scrub_frame(
+        raw, ref, config, default_locality=default_locality, run_id=run_id, batch=name,
+        progress=progress,
+    )
+    result.summary["input"] = str(path)
+    result.summary["timings_seconds"] = {"read": round(read_seconds, 3), **result.summary["timings_seconds"]}
+    t = time.perf_counter()
+    write_batch(result, out.child(name))
+    result.summary["timings_seconds"]["write"] = round(time.perf_counter() - t, 3)
+    return result

@@ -1,0 +1,1 @@
+"""Pricing and edits over whole batches."""

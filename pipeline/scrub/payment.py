@@ -1,0 +1,49 @@
+"""Expected Medicare payment from the allowed amount, and the comparison with what was paid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..money import div_round_half_up
+from .flags import FlagCollector
+from .rules import payment_rules
+
+
+def expected_payment(allowed: np.ndarray, deductible: np.ndarray) -> np.ndarray:
+    """Allowed less deductible, less 20% coinsurance, less 2% sequestration (cents, half-up).
+
+    Sequestration comes off the Medicare payment after coinsurance (domain rules s12); the
+    HPSA bonus is paid quarterly and never counted here (s11).
+    """
+    pct = payment_rules()["expected_payment"]
+    base = np.maximum(allowed - deductible, 0)
+    medicare = base - div_round_half_up(base * pct["coinsurance"], 10000)
+    return medicare - div_round_half_up(medicare * pct["sequestration"], 10000)
+
+
+def compare_paid(
+    lines: pd.DataFrame, flags: FlagCollector, *, tolerance_cents: int
+) -> pd.DataFrame:
+    """Add expected_payment_cents and paid_variance_cents; flag under- and overpayments."""
+    out = lines.copy()
+    allowed = out["expected_allowed_cents"]
+    has_paid = out["paid_cents"].notna() & allowed.notna() & (out["line_status"] == "priced")
+    deductible = out["deductible_cents"].fillna(0).to_numpy("int64")
+    expected = expected_payment(allowed.fillna(0).to_numpy("int64"), deductible)
+    out["expected_payment_cents"] = pd.array(expected, dtype="Int64")
+    out["expected_payment_cents"] = out["expected_payment_cents"].where(allowed.notna(), pd.NA)
+    paid = out["paid_cents"].fillna(0).to_numpy("int64")
+    variance = paid - expected
+    out["paid_variance_cents"] = pd.Series(pd.array(variance, dtype="Int64"), index=out.index).where(
+        has_paid, pd.NA
+    )
+    idx = out["line_index"].to_numpy()
+    mask = has_paid.to_numpy()
+    money = lambda c: pd.Series(c).map(lambda v: f"${v / 100:,.2f}")  # noqa: E731
+    flags.add("UNDERPAID", mask & (-variance > tolerance_cents), idx,
+              "Paid " + money(paid) + ", expected " + money(expected) + " (allowed less "
+              "coinsurance and sequestration).", -variance)
+    flags.add("OVERPAID", mask & (variance > tolerance_cents), idx,
+              "Paid " + money(paid) + ", expected " + money(expected) + ".", variance)
+    return out

@@ -1,0 +1,1 @@
+"""Input checks run before pricing."""

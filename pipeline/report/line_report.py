@@ -65,10 +65,13 @@ def attach_flags(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_output(lines: pd.DataFrame, *, run_id: str, run_started_at: str) -> pd.DataFrame:
-    """Line report frame: input columns (identifiers removed) plus the pricing breakdown."""
+    """Line report frame: input columns (identifiers removed) plus the pricing breakdown.
+
+    Money and RVU columns stay scaled integers here (e.g. `expected_allowed_cents`); the
+    writers turn them into exact decimals named without the suffix.
+    """
     out = lines.drop(columns=[c for c in INTERNAL if c in lines.columns])
     out.insert(0, "input_row", lines["line_index"].to_numpy() + 1)
-    out = out.rename(columns={k: v for k, (v, _) in DECIMALS.items() if k in out.columns})
     out["run_id"] = run_id
     out["run_started_at"] = run_started_at
     return out
@@ -77,11 +80,12 @@ def to_output(lines: pd.DataFrame, *, run_id: str, run_started_at: str) -> pd.Da
 def to_arrow(frame: pd.DataFrame) -> pa.Table:
     """Arrow table with decimals exact and flags as a list column."""
     arrays, names = [], []
-    scales = {v: s for _, (v, s) in DECIMALS.items()}
     for col in frame.columns:
         series = frame[col]
-        if col in scales:
-            arrays.append(scaled_to_decimal(series, scales[col]))
+        if col in DECIMALS:
+            name, scale = DECIMALS[col]
+            arrays.append(scaled_to_decimal(series, scale))
+            col = name
         elif col.endswith("_cents"):
             arrays.append(scaled_to_decimal(series, 2))
             col = col.removesuffix("_cents")
@@ -96,10 +100,11 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
 def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """CSV view: decimals as text, flags joined with ';'."""
     out = frame.copy()
-    scales = {v: s for _, (v, s) in DECIMALS.items()}
     for col in list(out.columns):
-        if col in scales:
-            out[col] = scaled_to_text(out[col], scales[col])
+        if col in DECIMALS:
+            name, scale = DECIMALS[col]
+            out[col] = scaled_to_text(out[col], scale)
+            out = out.rename(columns={col: name})
         elif col.endswith("_cents"):
             out[col.removesuffix("_cents")] = scaled_to_text(out.pop(col), 2)
     for col in ("flags", "rule_codes"):

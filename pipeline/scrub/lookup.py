@@ -103,9 +103,30 @@ def attach_gpci(
     keys = pd.MultiIndex.from_arrays([release_idx, locality.to_numpy()])
     codes, uniques = keys.factorize()
     pos = table.index.get_indexer(uniques)
+    missing = pos < 0
+    if missing.any():
+        # California is served by two carrier numbers (01112, 01182) and CMS's own OPPSCAP
+        # file lists Southern California localities under both; a locality number is unique
+        # within the carrier family (same first three digits), so match on that.
+        alias = _carrier_family_alias(table)
+        alt = [
+            (r, alias.get((str(k)[:3], str(k)[-2:]), "")) for r, k in uniques[missing]
+        ]
+        alt_pos = table.index.get_indexer(pd.MultiIndex.from_tuples(alt)) if alt else []
+        pos[missing] = alt_pos
     found = (pos >= 0)[codes]
     values = [
         np.where(pos >= 0, table[c].to_numpy()[np.clip(pos, 0, None)], 1000)[codes]
         for c in ("gpci_work", "gpci_pe", "gpci_mp")
     ]
     return values[0], values[1], values[2], found
+
+
+def _carrier_family_alias(table: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """Map (first three carrier digits, locality) to the one GPCI locality key it names."""
+    keys = pd.Series(table.index.get_level_values("locality_key").unique(), dtype="string")
+    fam = pd.DataFrame({"key": keys, "fam": keys.str[:3], "loc": keys.str[-2:]})
+    unique = fam.drop_duplicates(["fam", "loc", "key"]).groupby(["fam", "loc"])["key"]
+    counts = unique.transform("size")
+    fam = fam.drop_duplicates(["fam", "loc", "key"])[counts.to_numpy() == 1]
+    return {(f, loc): k for f, loc, k in fam[["fam", "loc", "key"]].itertuples(index=False)}

@@ -144,7 +144,8 @@ def price_lines(
               "Modifier " + pricing_mod + " is not valid for " + out["hcpcs"]
               + " (PC/TC indicator " + row["pctc"].where(found, "?") + ").", charge)
     out["pricing_modifier"] = pricing_mod
-    for col in ("status", "pctc", "glob_days", "mult_proc", "bilat", "asst", "co_surg", "team"):
+    for col in ("status", "pctc", "glob_days", "mult_proc", "bilat", "asst", "co_surg", "team",
+                "endo_base"):
         out[col if col != "status" else "status_code"] = row[col].where(found, "").to_numpy()
     live = dated & found & ~bad_mod
 
@@ -233,6 +234,8 @@ def price_lines(
               "Assistant at surgery for " + out["hcpcs"] + " needs documentation of necessity.")
     co_line = priced & is_co
     co_denied = co_line & np.isin(co_ind, ["0", "9"])
+    flags.add("CO_SURGERY_NEEDS_DOCUMENTATION", co_line & (co_ind == "1"), idx,
+              "Co-surgery on " + out["hcpcs"] + " is paid only with documentation.")
     flags.add("CO_SURGERY_NOT_PAYABLE", co_denied, idx,
               "Co-surgery indicator " + out["co_surg"] + " for " + out["hcpcs"] + ".", charge)
     team_line = priced & is_team
@@ -248,13 +251,15 @@ def price_lines(
     priced &= ~role_denied & ~team_by_report
 
     # 8. Bilateral rules, then the amount of the line before multiple-procedure rules.
-    base, proc_count, bilateral_bp = _bilateral(out, priced, fee, units, bilat, group, flags, idx)
+    base, proc_count, bilateral_bp, pair_id = _bilateral(
+        out, priced, fee, units, bilat, group, flags, idx
+    )
     rank_amount = np.where(proc_count > 0, div_round_half_up(base, np.maximum(proc_count, 1)), 0)
 
     # 9. Multiple-procedure reductions.
     reduction, mppr_note = _multiple_procedures(
         out, priced, rank_amount, proc_count, base, mult, group, order_key, table, rel_safe,
-        facility, gw, gpe, gmp, pc_fee, tc_fee, pe, cf, flags, idx, units,
+        facility, gw, gpe, gmp, pc_fee, tc_fee, pe, cf, flags, idx, pair_id,
     )
     amount = base - reduction
 
@@ -283,6 +288,13 @@ def price_lines(
               "Charge " + _money(charge) + " is below the fee-schedule amount " + _money(amount)
               + ".", amount - charge)
     allowed = np.where(has_charge, np.minimum(charge, amount), amount)
+    paired = priced & (pair_id >= 0)
+    if paired.any():
+        # RT and LT lines of one bilateral procedure: the lower of the total charge for both
+        # sides and the bilateral amount (RVU file, BILAT SURG 0-2).
+        pair_charge = pd.Series(charge[paired]).groupby(pair_id[paired]).transform("sum").to_numpy()
+        pair_amount = pd.Series(amount[paired]).groupby(pair_id[paired]).transform("sum").to_numpy()
+        allowed[paired] = np.where(pair_charge < pair_amount, charge[paired], amount[paired])
     flags.add("UNITS_DEFAULTED", ~rejected & out["units_defaulted"].to_numpy(), idx,
               "Units were blank; 1 unit assumed.")
 
@@ -345,13 +357,18 @@ def _bilateral(out, priced, fee, units, bilat, group, flags, idx):
         sides = sub.groupby(["g", "code"])["rt"].transform("nunique") == 2
         rank = sub.groupby(["g", "code", "rt"]).cumcount()
         second = sides & ~sub["rt"] & (rank == 0)  # the first LT line pairs with an RT line
+        first = sides & sub["rt"] & (rank == 0)
         second_mask = np.zeros(len(idx), bool)
         second_mask[np.flatnonzero(single_side)[second.to_numpy()]] = True
+        paired = second_mask.copy()
+        paired[np.flatnonzero(single_side)[first.to_numpy()]] = True
+        pair_id = np.where(paired, group_ids(group, out["hcpcs"].to_numpy()), -1)
         keep_bp = ind_bp - 10000
         base = np.where(second_mask, div_round_half_up(fee * keep_bp, 10000), base)
         bp = np.where(second_mask, ind_bp, bp)
         bilateral = bilateral | second_mask
-        proc_count = np.where(second_mask & (keep_bp == 0), 0, proc_count)
+    else:
+        pair_id = np.full(len(idx), -1, dtype="int64")
 
     invalid = bilateral & (bilat == "9")
     flags.add("BILATERAL_MODIFIER_INVALID", invalid, idx,
@@ -362,12 +379,12 @@ def _bilateral(out, priced, fee, units, bilat, group, flags, idx):
     flags.add("BILATERAL_ADJUSTED", bilateral & ~invalid, idx,
               "Bilateral indicator " + pd.Series(bilat, dtype="string") + ": paid at "
               + pd.Series(bp // 100, dtype="string") + "% of one side.")
-    return base, proc_count, bp
+    return base, proc_count, bp, pair_id
 
 
 def _multiple_procedures(out, priced, rank_amount, proc_count, base, mult, group, order_key,
                          table, rel_safe, facility, gw, gpe, gmp, pc_fee, tc_fee, pe, cf,
-                         flags, idx, units):
+                         flags, idx, pair_id):
     """Reductions for MULT PROC 1-7, ranked by fee amount within patient, provider and day."""
     r = payment_rules()["multiple_procedure"]
     n = len(idx)
@@ -377,19 +394,31 @@ def _multiple_procedures(out, priced, rank_amount, proc_count, base, mult, group
     # Endoscopy families (indicator 3): subtract the base code's fee from all but the highest.
     endo = priced & (mult == "3")
     if endo.any():
-        endo_reduction, fam_id, fam_total = _endo_family(
+        # A base endoscopy billed with another endoscopy of its family joins the family.
+        bases = pd.MultiIndex.from_arrays([group[endo], out["endo_base"].to_numpy()[endo]])
+        mine = pd.MultiIndex.from_arrays([group, out["hcpcs"].to_numpy()])
+        endo |= priced & mine.isin(bases)
+    fam_id = np.full(n, -1, dtype="int64")
+    if endo.any():
+        endo_reduction, fam_id = _endo_family(
             out, endo, group, rank_amount, table, rel_safe, facility, gw, gpe, gmp
         )
         reduction += endo_reduction
         note = np.where(endo_reduction > 0, "endoscopy base subtracted", note)
         flags.add("ENDOSCOPY_BASE_BUNDLED", endo_reduction > 0, idx,
                   "Base endoscopy value subtracted within the family of " + out["hcpcs"] + ".")
-    else:
-        fam_id = np.full(n, -1)
-        fam_total = np.zeros(n, dtype="int64")
+    # The RT and LT lines of one bilateral procedure also rank as one procedure.
+    offset = int(fam_id.max()) + 1 if n else 0
+    fam_id = np.where((fam_id < 0) & (pair_id >= 0), pair_id + offset, fam_id)
 
-    # Standard ranking (indicators 1, 2, 3): one endoscopy family counts as one procedure.
-    std = priced & np.isin(mult, ["1", "2", "3"]) & (proc_count > 0)
+    # Standard ranking (indicators 1, 2, 3): a family counts as one procedure.
+    std = priced & np.isin(mult, ["1", "2", "3"]) & ((proc_count > 0) | (fam_id >= 0))
+    fam_total = np.zeros(n, dtype="int64")
+    in_family = std & (fam_id >= 0)
+    if in_family.any():
+        fam_total[in_family] = (
+            pd.Series((base - reduction)[in_family]).groupby(fam_id[in_family]).transform("sum")
+        ).to_numpy()
     lead = std & ((fam_id < 0) | _first_of(fam_id))
     amt = np.where(fam_id >= 0, fam_total, rank_amount)
     cnt = np.where(fam_id >= 0, 1, proc_count)
@@ -480,14 +509,10 @@ def _endo_family(out, endo, group, rank_amount, table, rel_safe, facility, gw, g
     the highest-valued endoscopy is paid in full and each other pays its fee minus the fee of
     the family's base code (so a base billed with another family member pays nothing).
 
-    Returns the reduction per line, a family id per line (-1 outside families) and the
-    family's total after the rule (on every member line).
+    Returns the reduction per line and a family id per line (-1 outside families).
     """
     n = len(endo)
-    base_code = pd.Series(table.reset_index().set_index(["release_idx", "hcpcs", "mod"])["endo_base"]
-                          .reindex(pd.MultiIndex.from_arrays(
-                              [rel_safe, out["hcpcs"].to_numpy(), np.full(n, "")])).to_numpy(),
-                          dtype="string").fillna("")
+    base_code = out["endo_base"].reset_index(drop=True).astype("string")
     family_code = base_code.where(base_code != "", out["hcpcs"].reset_index(drop=True))
     base_row, base_found = lookup_rvu(table, rel_safe, family_code, pd.Series([""] * n, dtype="string"))
     bpe = np.where(facility, base_row["f_pe_rvu"], base_row["nf_pe_rvu"]).astype("int64")
@@ -502,11 +527,7 @@ def _endo_family(out, endo, group, rank_amount, table, rel_safe, facility, gw, g
     reduction = np.zeros(n, dtype="int64")
     others = before > 0
     reduction[sel[others]] = np.minimum(base_fee[sel[others]], rank_amount[sel[others]])
-    after = np.where(endo, rank_amount - reduction, 0)
-    totals = pd.Series(after[sel]).groupby(fam_id[sel]).transform("sum").to_numpy()
-    fam_total = np.zeros(n, dtype="int64")
-    fam_total[sel] = totals
-    return reduction, fam_id, fam_total
+    return reduction, fam_id
 
 
 def _describe(out, priced, bilateral_bp, mppr_note, role_bp, nonpar, has_charge, charge,

@@ -1,0 +1,78 @@
+"""Shared fixtures: the bundled reference data and a tiny-batch builder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.config import PipelineConfig
+from pipeline.extract.releases import ReferenceData, bundled_reference_data
+from pipeline.run import BatchResult, scrub_frame
+
+DATA = Path(__file__).parent / "data"
+HOUSTON = "77030"  # carrier 04412, locality 18 (GPCIs 1.014 / 1.003 / 1.409)
+SAN_FRANCISCO = "94110"  # carrier 01112, locality 05 (GPCIs 1.088 / 1.419 / 0.445)
+
+DEFAULTS = {
+    "claim_id": "C1",
+    "patient_id": "P1",
+    "payer": "Medicare Part B",
+    "rendering_npi": "1234567893",
+    "billing_npi": "1234567893",
+    "claim_line_start_date": "2025-10-15",
+    "place_of_service_code": "11",
+    "service_unit_quantity": "1",
+    "charge_amount": "5000.00",
+    "service_zip": HOUSTON,
+}
+
+
+@pytest.fixture(scope="session")
+def reference() -> ReferenceData:
+    return bundled_reference_data()
+
+
+@pytest.fixture(scope="session")
+def config() -> PipelineConfig:
+    return PipelineConfig.from_env({"CLAIMS_PIPELINE_PATIENT_KEY": "test-key"})
+
+
+def batch(*rows: dict[str, str]) -> pd.DataFrame:
+    """A raw batch: each row is DEFAULTS updated with the given fields, numbered in order."""
+    out = []
+    for i, row in enumerate(rows, 1):
+        full = {**DEFAULTS, "claim_line_number": str(i), **row}
+        out.append(full)
+    return pd.DataFrame(out).fillna("").astype("string")
+
+
+@pytest.fixture
+def scrub(reference, config):
+    """Scrub rows built with `batch` and return the result."""
+
+    def run(*rows: dict[str, str], **kwargs) -> BatchResult:
+        return scrub_frame(batch(*rows), reference, config, **kwargs)
+
+    return run
+
+
+def cents(value) -> int | None:
+    """Decimal or text dollars from a report as integer cents."""
+    if value is None or pd.isna(value) or value == "":
+        return None
+    whole, _, frac = str(value).partition(".")
+    sign = -1 if whole.startswith("-") else 1
+    return sign * (abs(int(whole)) * 100 + int((frac + "00")[:2]))
+
+
+def allowed(result: BatchResult) -> list[int | None]:
+    """Expected allowed per line, in input order, as cents."""
+    col = result.lines["expected_allowed_cents"]
+    return [None if pd.isna(v) else int(v) for v in col]
+
+
+def flags_of(result: BatchResult, line: int) -> list[str]:
+    """Rule codes on the line with claim_line_number `line` (1-based input order)."""
+    return list(result.lines["flags"].iloc[line - 1])

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import PipelineError
+from pipeline.errors import PipelineError
 
 logger = logging.getLogger(__name__)
 
@@ -23,16 +23,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="scrub claim batches and write one report folder each")
-    run.add_argument("inputs", nargs="*", type=Path,
-                     help="claim batches (.csv, .csv.gz, .parquet); folders are searched")
-    run.add_argument("--sample", action="store_true",
-                     help="scrub the bundled real sample batch (Tuva synthetic claims, 2025)")
-    run.add_argument("--out", required=True,
-                     help="report folder, or s3://bucket/prefix (AWS_* environment variables)")
-    run.add_argument("--release", action="append", type=Path, default=[],
-                     help="an extra CMS RVU release (RVUxxX.zip or its folder); repeatable")
-    run.add_argument("--default-locality", metavar="CARRIER-LOCALITY",
-                     help="locality for lines without ZIP or locality, e.g. 04412-18")
+    run.add_argument(
+        "inputs",
+        nargs="*",
+        type=Path,
+        help="claim batches (.csv, .csv.gz, .parquet); folders are searched",
+    )
+    run.add_argument(
+        "--sample",
+        action="store_true",
+        help="scrub the bundled real sample batch (Tuva synthetic claims, 2025)",
+    )
+    run.add_argument(
+        "--out",
+        required=True,
+        help="report folder, or s3://bucket/prefix (AWS_* environment variables)",
+    )
+    run.add_argument(
+        "--release",
+        action="append",
+        type=Path,
+        default=[],
+        help="an extra CMS RVU release (RVUxxX.zip or its folder); repeatable",
+    )
+    run.add_argument(
+        "--default-locality",
+        metavar="CARRIER-LOCALITY",
+        help="locality for lines without ZIP or locality, e.g. 04412-18",
+    )
     run.add_argument("--run-id", help="run identifier stamped on every output (default: time)")
     run.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     sub.add_parser("releases", help="list the fee-schedule releases that would be used")
@@ -40,14 +58,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _inputs(args: argparse.Namespace) -> list[Path]:
-    from .extract.releases import bundled_path
+    from pipeline.extract.releases import bundled_path
 
     paths: list[Path] = [bundled_path(BUNDLED_SAMPLE)] if args.sample else []
     for p in args.inputs:
         if p.is_dir():
             found = sorted(
-                f for f in p.iterdir()
-                if f.name.lower().endswith((".csv", ".csv.gz", ".parquet"))
+                f for f in p.iterdir() if f.name.lower().endswith((".csv", ".csv.gz", ".parquet"))
             )
             if not found:
                 raise PipelineError(f"no .csv, .csv.gz or .parquet files in folder {p}")
@@ -64,14 +81,16 @@ def _money(cents: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .config import PipelineConfig
-    from .extract.releases import load_reference_data
-    from .report.storage import Destination
-    from .run import new_run_id, scrub_file
+    from pipeline.config import PipelineConfig
+    from pipeline.extract.releases import load_reference_data
+    from pipeline.report.storage import Destination
+    from pipeline.run import new_run_id, scrub_file
 
     started = time.perf_counter()
-    say = (lambda _m: None) if args.quiet else (
-        lambda m: print(f"  [{time.perf_counter() - started:6.1f}s] {m}", file=sys.stderr)
+    say = (
+        (lambda _m: None)
+        if args.quiet
+        else (lambda m: print(f"  [{time.perf_counter() - started:6.1f}s] {m}", file=sys.stderr))
     )
     paths = _inputs(args)
     config = PipelineConfig.from_env()
@@ -83,8 +102,15 @@ def run(args: argparse.Namespace) -> int:
     failures = 0
     for path in paths:
         try:
-            result = scrub_file(path, ref, config, out, default_locality=args.default_locality,
-                                run_id=run_id, progress=say)
+            result = scrub_file(
+                path,
+                ref,
+                config,
+                out,
+                default_locality=args.default_locality,
+                run_id=run_id,
+                progress=say,
+            )
         except PipelineError as exc:
             failures += 1
             print(f"claims-scrub: {exc}", file=sys.stderr)
@@ -104,11 +130,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def releases(_args: argparse.Namespace) -> int:
-    from .extract.releases import bundled_reference_data
+    from pipeline.extract.releases import bundled_reference_data
 
     for r in bundled_reference_data().describe():
-        print(f"{r['release']}: {r['in_force_from']} to {r['in_force_until']}, "
-              f"CF {r['conversion_factor']}, {r['rvu_rows']} RVU rows, GPCIs from {r['gpci_source']}")
+        print(
+            f"{r['release']}: {r['in_force_from']} to {r['in_force_until']}, "
+            f"CF {r['conversion_factor']}, {r['rvu_rows']} RVU rows, GPCIs from {r['gpci_source']}"
+        )
     return 0
 
 

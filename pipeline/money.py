@@ -12,7 +12,7 @@ def parse_scaled(values: pd.Series, digits: int, *, source: str, column: str) ->
     Blank and "NA" become 0. Parsing is done on the text, never through floats, so "0.57"
     is exactly 57 hundredths. A value with more decimals than `digits` is an error.
     """
-    from .errors import ReferenceFileError
+    from pipeline.errors import ReferenceFileError
 
     text = values.astype("string").fillna("").str.strip().str.replace(",", "", regex=False)
     text = text.where(~text.isin(["", "NA", "N/A"]), "0")

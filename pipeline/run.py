@@ -13,14 +13,20 @@ from typing import Any
 
 import pandas as pd
 
-from .config import PipelineConfig
-from .extract.claims import normalize_batch, read_batch
-from .extract.releases import ReferenceData
-from .report.line_report import attach_flags, claim_summary, to_arrow, to_csv_frame, to_output
-from .report.storage import Destination
-from .scrub.flags import FlagCollector
-from .scrub.payment import compare_paid
-from .scrub.price import LINE_STATUSES, price_lines
+from pipeline.config import PipelineConfig
+from pipeline.extract.claims import normalize_batch, read_batch
+from pipeline.extract.releases import ReferenceData
+from pipeline.report.line_report import (
+    attach_flags,
+    claim_summary,
+    to_arrow,
+    to_csv_frame,
+    to_output,
+)
+from pipeline.report.storage import Destination
+from pipeline.scrub.flags import FlagCollector
+from pipeline.scrub.payment import compare_paid
+from pipeline.scrub.price import LINE_STATUSES, price_lines
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +94,18 @@ def scrub_frame(
     flag_table = flags.assign(
         claim_id=flagged["claim_id"].to_numpy()[flags["line_index"].to_numpy()],
         claim_line_number=flagged["claim_line_number"].to_numpy()[flags["line_index"].to_numpy()]
-        if "claim_line_number" in flagged else "",
+        if "claim_line_number" in flagged
+        else "",
         input_row=flags["line_index"] + 1,
         run_id=run_id,
     ).drop(columns=["line_index"])
     logger.info(
         "batch %s: %d lines read, %d priced, %d flagged, $%.2f at risk",
-        batch, summary["lines_read"], summary["line_status"].get("priced", 0),
-        summary["lines_flagged"], summary["totals"]["dollars_at_risk_cents"] / 100,
+        batch,
+        summary["lines_read"],
+        summary["line_status"].get("priced", 0),
+        summary["lines_flagged"],
+        summary["totals"]["dollars_at_risk_cents"] / 100,
     )
     return BatchResult(out_lines, flag_table, claims, summary)
 
@@ -117,7 +127,9 @@ def _summary(lines, flags, claims, ref, config, run_id, started, batch, timings)
         "conservation_ok": bool(len(lines) == lines["line_index"].nunique()),
         "line_status": {s: int(status_counts.get(s, 0)) for s in LINE_STATUSES},
         "lines_flagged": int((lines["flags"].map(len) > 0).sum()),
-        "flags_by_rule": {k: int(v) for k, v in flags["rule_code"].value_counts().sort_index().items()},
+        "flags_by_rule": {
+            k: int(v) for k, v in flags["rule_code"].value_counts().sort_index().items()
+        },
         "flags_by_severity": {k: int(v) for k, v in flags["severity"].value_counts().items()},
         "claims": len(claims),
         "totals": {
@@ -171,11 +183,19 @@ def scrub_file(
     if progress:
         progress(f"read {len(raw):,} lines from {Path(path).name}")
     result = scrub_frame(
-        raw, ref, config, default_locality=default_locality, run_id=run_id, batch=name,
+        raw,
+        ref,
+        config,
+        default_locality=default_locality,
+        run_id=run_id,
+        batch=name,
         progress=progress,
     )
     result.summary["input"] = str(path)
-    result.summary["timings_seconds"] = {"read": round(read_seconds, 3), **result.summary["timings_seconds"]}
+    result.summary["timings_seconds"] = {
+        "read": round(read_seconds, 3),
+        **result.summary["timings_seconds"],
+    }
     t = time.perf_counter()
     write_batch(result, out.child(name))
     result.summary["timings_seconds"]["write"] = round(time.perf_counter() - t, 3)

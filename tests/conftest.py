@@ -76,3 +76,23 @@ def allowed(result: BatchResult) -> list[int | None]:
 def flags_of(result: BatchResult, line: int) -> list[str]:
     """Rule codes on the line with claim_line_number `line` (1-based input order)."""
     return list(result.lines["flags"].iloc[line - 1])
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible server (SeaweedFS) for the whole test session."""
+    from tests.s3_server import start_s3_server
+
+    server = start_s3_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server, monkeypatch, request):
+    """An empty bucket on the test S3 server, with AWS_* variables pointing at it."""
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    name = "test-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    s3_server.client().create_bucket(Bucket=name)
+    return name

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ClaimBatchError
-from ..money import parse_money
+from pipeline.errors import ClaimBatchError
+from pipeline.money import parse_money
 
 logger = logging.getLogger(__name__)
 
@@ -19,9 +19,21 @@ REQUIRED_COLUMNS = ("claim_id", "claim_line_number", "claim_line_start_date", "h
 MODIFIER_COLUMNS = tuple(f"hcpcs_modifier_{i}" for i in range(1, 5))
 # Direct identifiers never travel past extraction (see docs/claim-line-schema.md).
 IDENTIFIER_COLUMNS = (
-    "member_id", "patient_name", "patient_first_name", "patient_last_name", "first_name",
-    "last_name", "name", "birth_date", "date_of_birth", "patient_birth_date", "dob", "ssn",
-    "address", "patient_address", "phone",
+    "member_id",
+    "patient_name",
+    "patient_first_name",
+    "patient_last_name",
+    "first_name",
+    "last_name",
+    "name",
+    "birth_date",
+    "date_of_birth",
+    "patient_birth_date",
+    "dob",
+    "ssn",
+    "address",
+    "patient_address",
+    "phone",
 )
 SCHEMA_DOC = "docs/claim-line-schema.md"
 
@@ -100,7 +112,9 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     dos_text = _text(raw, "claim_line_start_date")
     dos = pd.to_datetime(dos_text.str[:10], format="%Y-%m-%d", errors="coerce")
     compact = dos.isna() & dos_text.str.fullmatch(r"\d{8}")
-    dos = dos.where(~compact, pd.to_datetime(dos_text.where(compact), format="%Y%m%d", errors="coerce"))
+    dos = dos.where(
+        ~compact, pd.to_datetime(dos_text.where(compact), format="%Y%m%d", errors="coerce")
+    )
     out["dos"] = dos.astype("datetime64[s]")
 
     pos = _text(raw, "place_of_service_code")

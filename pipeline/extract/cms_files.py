@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import ReferenceFileError
+from pipeline.errors import ReferenceFileError
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,7 @@ class SourceFile:
 def list_release_files(path: Path) -> list[SourceFile]:
     """List the files of a release given as a folder or a zip (nested zips are opened too)."""
     if path.is_dir():
-        return sorted(
-            (SourceFile(p) for p in path.iterdir() if p.is_file()), key=lambda s: s.name
-        )
+        return sorted((SourceFile(p) for p in path.iterdir() if p.is_file()), key=lambda s: s.name)
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if not n.endswith("/")]
@@ -79,10 +77,8 @@ def read_wrapped_csv(source: SourceFile, first_column: str) -> tuple[list[str], 
     """
     rows = list(csv.reader(io.StringIO(source.read_text())))
     want = _normalize(first_column)
-    for header_at, row in enumerate(rows):
-        if row and _normalize(row[0]) == want:
-            break
-    else:
+    header_at = next((i for i, row in enumerate(rows) if row and _normalize(row[0]) == want), None)
+    if header_at is None:
         raise ReferenceFileError(
             f"no header row starting with {first_column!r}; is this the right CMS file?",
             source=str(source),

@@ -6,9 +6,9 @@ import logging
 
 import pandas as pd
 
-from ..errors import ReferenceFileError
-from ..money import parse_scaled
-from .cms_files import SourceFile, find_column, read_wrapped_csv
+from pipeline.errors import ReferenceFileError
+from pipeline.extract.cms_files import SourceFile, find_column, read_wrapped_csv
+from pipeline.money import parse_scaled
 
 logger = logging.getLogger(__name__)
 

@@ -12,11 +12,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ReleaseNotFound
-from .cms_files import SourceFile, list_release_files
-from .gpci import load_gpci_file
-from .rvu import conversion_factor, load_rvu_file, release_date_from_title, release_name
-from .zip_locality import load_zip5_file
+from pipeline.errors import ReleaseNotFound
+from pipeline.extract.cms_files import SourceFile, list_release_files
+from pipeline.extract.gpci import load_gpci_file
+from pipeline.extract.rvu import (
+    conversion_factor,
+    load_rvu_file,
+    release_date_from_title,
+    release_name,
+)
+from pipeline.extract.zip_locality import load_zip5_file
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +101,8 @@ class ReferenceData:
 
 def _pick(files: list[SourceFile], prefix: str, suffix: str) -> list[SourceFile]:
     return [
-        f for f in files
+        f
+        for f in files
         if f.name.upper().startswith(prefix) and f.name.lower().removesuffix(".gz").endswith(suffix)
     ]
 
@@ -137,7 +143,11 @@ def load_release(path: Path) -> Release:
     )
     logger.info(
         "loaded release %s (in force from %s, CF %.4f, %d RVU rows, GPCI %s)",
-        name, effective, release.cf / 10000, len(rvu), "yes" if gpci is not None else "no",
+        name,
+        effective,
+        release.cf / 10000,
+        len(rvu),
+        "yes" if gpci is not None else "no",
     )
     return release
 

@@ -9,14 +9,18 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from ..errors import ReferenceFileError
-from ..money import parse_scaled
-from .cms_files import SourceFile, find_column, read_wrapped_csv
+from pipeline.errors import ReferenceFileError
+from pipeline.extract.cms_files import SourceFile, find_column, read_wrapped_csv
+from pipeline.money import parse_scaled
 
 logger = logging.getLogger(__name__)
 
-MONTHS = {m: i for i, m in enumerate(
-    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1
+    )
+}
 QUARTER_LETTERS = {1: "A", 4: "B", 7: "C", 10: "D"}
 
 # Header patterns, matched against the joined wrapped header. Later years may add columns;
@@ -55,7 +59,9 @@ RVU_COLUMNS: dict[str, tuple[str, str | int]] = {
 def release_date_from_title(preamble: list[str], file_name: str) -> date | None:
     """Read the effective date from the title ("2025 ... FILE OCTOBER RELEASE") or file name."""
     for line in preamble:
-        m = re.search(r"(20\d\d) NATIONAL PHYSICIAN FEE SCHEDULE.*?\b([A-Z]{3})[A-Z]* RELEASE", line)
+        m = re.search(
+            r"(20\d\d) NATIONAL PHYSICIAN FEE SCHEDULE.*?\b([A-Z]{3})[A-Z]* RELEASE", line
+        )
         if m and m.group(2) in MONTHS:
             return date(int(m.group(1)), MONTHS[m.group(2)], 1)
     m = re.search(r"PPRRVU(20)?(\d\d)_?([A-Z]{3})", file_name.upper())

@@ -6,9 +6,9 @@ import logging
 
 import pandas as pd
 
-from ..errors import ReferenceFileError
-from .cms_files import SourceFile
-from .gpci import locality_key
+from pipeline.errors import ReferenceFileError
+from pipeline.extract.cms_files import SourceFile
+from pipeline.extract.gpci import locality_key
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,9 @@ def scaled_to_decimal(values: pd.Series | np.ndarray, scale: int, precision: int
     # Same 128-bit integer, read with a different scale: exact, no arithmetic.
     validity = pa.array(~mask, type=pa.bool_()).buffers()[1] if mask.any() else None
     return pa.Array.from_buffers(
-        pa.decimal128(precision, scale), len(ints), [validity, as_int.buffers()[1]],
+        pa.decimal128(precision, scale),
+        len(ints),
+        [validity, as_int.buffers()[1]],
         null_count=int(mask.sum()),
     )
 
@@ -30,5 +32,7 @@ def scaled_to_text(values: pd.Series | np.ndarray, scale: int) -> pd.Series:
     mag = ints.abs()
     whole = (mag // 10**scale).astype("string")
     frac = (mag % 10**scale).astype("string").str.zfill(scale)
-    text = pd.Series(sign, index=series.index, dtype="string") + whole + ("." + frac if scale else "")
+    text = (
+        pd.Series(sign, index=series.index, dtype="string") + whole + ("." + frac if scale else "")
+    )
     return text.mask(mask, "")

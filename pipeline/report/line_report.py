@@ -6,13 +6,29 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .arrow import scaled_to_decimal, scaled_to_text
+from pipeline.report.arrow import scaled_to_decimal, scaled_to_text
 
 # Internal working columns that never reach a report.
 INTERNAL = (
-    "line_index", "patient_key", "provider", "dos", "pos", "hcpcs", "mod_1", "mod_2", "mod_3",
-    "mod_4", "units", "units_defaulted", "charge_cents", "paid_cents", "deductible_cents",
-    "zip5", "input_problem", "flags_errors", "flags_warnings",
+    "line_index",
+    "patient_key",
+    "provider",
+    "dos",
+    "pos",
+    "hcpcs",
+    "mod_1",
+    "mod_2",
+    "mod_3",
+    "mod_4",
+    "units",
+    "units_defaulted",
+    "charge_cents",
+    "paid_cents",
+    "deductible_cents",
+    "zip5",
+    "input_problem",
+    "flags_errors",
+    "flags_warnings",
 )
 # (column, scale) of integer columns written as exact decimals.
 DECIMALS = {
@@ -51,11 +67,15 @@ def attach_flags(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     out["flags"] = codes
     risk = np.zeros(n, dtype="int64")
     if len(flags):
-        np.maximum.at(risk, flags["line_index"].to_numpy(), flags["dollars_at_risk_cents"].to_numpy())
+        np.maximum.at(
+            risk, flags["line_index"].to_numpy(), flags["dollars_at_risk_cents"].to_numpy()
+        )
     out["dollars_at_risk_cents"] = risk
     sev = np.zeros(n, dtype="int64")
     if len(flags):
-        np.maximum.at(sev, flags["line_index"].to_numpy(), flags["severity"].map(SEVERITY_RANK).to_numpy())
+        np.maximum.at(
+            sev, flags["line_index"].to_numpy(), flags["severity"].map(SEVERITY_RANK).to_numpy()
+        )
     names = np.array(["", "info", "warning", "error"], dtype=object)
     out["worst_severity"] = names[sev]
     for level in ("error", "warning"):
@@ -149,12 +169,15 @@ def claim_summary(lines: pd.DataFrame) -> pd.DataFrame:
         warnings=("warnings", "sum"),
         sev=("sev", "max"),
     ).reset_index()
-    claims["rule_codes"] = grouped["flags"].agg(lambda s: sorted({c for f in s for c in f})).to_numpy()
+    claims["rule_codes"] = (
+        grouped["flags"].agg(lambda s: sorted({c for f in s for c in f})).to_numpy()
+    )
     names = np.array(["", "info", "warning", "error"], dtype=object)
     claims["worst_severity"] = names[claims.pop("sev").astype(int)]
     claims = claims.sort_values(
         ["dollars_at_risk_cents", "errors", "warnings", "claim_id"],
-        ascending=[False, False, False, True], kind="stable",
+        ascending=[False, False, False, True],
+        kind="stable",
     ).reset_index(drop=True)
     claims.insert(0, "rank", np.arange(1, len(claims) + 1))
     return claims

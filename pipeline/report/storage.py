@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import StorageError
+from pipeline.errors import StorageError
 
 logger = logging.getLogger(__name__)
 

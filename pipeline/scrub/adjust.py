@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..money import div_round_half_up
+from pipeline.money import div_round_half_up
 
 
 def rank_units(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .rules import rule_catalog
+from pipeline.scrub.rules import rule_catalog
 
 FLAG_COLUMNS = ("line_index", "rule_code", "severity", "reason", "action", "dollars_at_risk_cents")
 

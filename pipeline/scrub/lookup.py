@@ -5,12 +5,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..extract.releases import ReferenceData
+from pipeline.extract.releases import ReferenceData
 
 RVU_FIELDS = (
-    "status", "work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu", "nf_na", "f_na", "pctc",
-    "glob_days", "mult_proc", "bilat", "asst", "co_surg", "team", "endo_base", "cf",
-    "img_family", "opps_nf_pe", "opps_f_pe", "opps_mp",
+    "status",
+    "work_rvu",
+    "nf_pe_rvu",
+    "f_pe_rvu",
+    "mp_rvu",
+    "nf_na",
+    "f_na",
+    "pctc",
+    "glob_days",
+    "mult_proc",
+    "bilat",
+    "asst",
+    "co_surg",
+    "team",
+    "endo_base",
+    "cf",
+    "img_family",
+    "opps_nf_pe",
+    "opps_f_pe",
+    "opps_mp",
 )
 NATIONAL = "national"
 
@@ -72,7 +89,9 @@ def resolve_locality(
     zips = ref.zip5.set_index("zip5")
     zip_codes, zip_uniques = pd.factorize(lines["zip5"])
     pos = zips.index.get_indexer(zip_uniques)
-    zip_key = np.where(pos >= 0, zips["locality_key"].to_numpy()[np.clip(pos, 0, None)], "")[zip_codes]
+    zip_key = np.where(pos >= 0, zips["locality_key"].to_numpy()[np.clip(pos, 0, None)], "")[
+        zip_codes
+    ]
     plus4_u = np.where(pos >= 0, zips["plus_four"].to_numpy()[np.clip(pos, 0, None)], False)
     plus_four = np.asarray(plus4_u[zip_codes], dtype=bool) if n else np.zeros(0, bool)
     has_zip = (lines["zip5"] != "").to_numpy()
@@ -96,7 +115,9 @@ def attach_gpci(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Work, PE and MP GPCIs (thousandths) per line, national 1.000 where not found."""
     frames = [
-        r.gpci.assign(release_idx=i)[["release_idx", "locality_key", "gpci_work", "gpci_pe", "gpci_mp"]]
+        r.gpci.assign(release_idx=i)[
+            ["release_idx", "locality_key", "gpci_work", "gpci_pe", "gpci_mp"]
+        ]
         for i, r in enumerate(ref.releases)
     ]
     table = pd.concat(frames).set_index(["release_idx", "locality_key"])
@@ -109,9 +130,7 @@ def attach_gpci(
         # file lists Southern California localities under both; a locality number is unique
         # within the carrier family (same first three digits), so match on that.
         alias = _carrier_family_alias(table)
-        alt = [
-            (r, alias.get((str(k)[:3], str(k)[-2:]), "")) for r, k in uniques[missing]
-        ]
+        alt = [(r, alias.get((str(k)[:3], str(k)[-2:]), "")) for r, k in uniques[missing]]
         alt_pos = table.index.get_indexer(pd.MultiIndex.from_tuples(alt)) if alt else []
         pos[missing] = alt_pos
     found = (pos >= 0)[codes]

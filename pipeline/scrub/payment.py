@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..money import div_round_half_up
-from .flags import FlagCollector
-from .rules import payment_rules
+from pipeline.money import div_round_half_up
+from pipeline.scrub.flags import FlagCollector
+from pipeline.scrub.rules import payment_rules
 
 
 def expected_payment(allowed: np.ndarray, deductible: np.ndarray) -> np.ndarray:
@@ -35,15 +35,25 @@ def compare_paid(
     out["expected_payment_cents"] = out["expected_payment_cents"].where(allowed.notna(), pd.NA)
     paid = out["paid_cents"].fillna(0).to_numpy("int64")
     variance = paid - expected
-    out["paid_variance_cents"] = pd.Series(pd.array(variance, dtype="Int64"), index=out.index).where(
-        has_paid, pd.NA
-    )
+    out["paid_variance_cents"] = pd.Series(
+        pd.array(variance, dtype="Int64"), index=out.index
+    ).where(has_paid, pd.NA)
     idx = out["line_index"].to_numpy()
     mask = has_paid.to_numpy()
     money = lambda c: pd.Series(c).map(lambda v: f"${v / 100:,.2f}")  # noqa: E731
-    flags.add("UNDERPAID", mask & (-variance > tolerance_cents), idx,
-              "Paid " + money(paid) + ", expected " + money(expected) + " (allowed less "
-              "coinsurance and sequestration).", -variance)
-    flags.add("OVERPAID", mask & (variance > tolerance_cents), idx,
-              "Paid " + money(paid) + ", expected " + money(expected) + ".", variance)
+    flags.add(
+        "UNDERPAID",
+        mask & (-variance > tolerance_cents),
+        idx,
+        "Paid " + money(paid) + ", expected " + money(expected) + " (allowed less "
+        "coinsurance and sequestration).",
+        -variance,
+    )
+    flags.add(
+        "OVERPAID",
+        mask & (variance > tolerance_cents),
+        idx,
+        "Paid " + money(paid) + ", expected " + money(expected) + ".",
+        variance,
+    )
     return out

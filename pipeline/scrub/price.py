@@ -14,14 +14,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..extract.releases import BEFORE_FIRST_RELEASE, OUTSIDE_LOADED_YEARS, ReferenceData
-from ..money import div_round_half_up
-from .adjust import full_and_reduced, rank_units, reduce_cents
-from .flags import FlagCollector
-from .lookup import (
-    attach_gpci, code_exists, group_ids, lookup_rvu, resolve_locality, rvu_table,
+from pipeline.extract.releases import BEFORE_FIRST_RELEASE, OUTSIDE_LOADED_YEARS, ReferenceData
+from pipeline.money import div_round_half_up
+from pipeline.scrub.adjust import full_and_reduced, rank_units, reduce_cents
+from pipeline.scrub.flags import FlagCollector
+from pipeline.scrub.lookup import (
+    attach_gpci,
+    code_exists,
+    group_ids,
+    lookup_rvu,
+    resolve_locality,
+    rvu_table,
 )
-from .rules import payment_rules
+from pipeline.scrub.rules import payment_rules
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +38,20 @@ NOT_PAYABLE_STATUSES = {
     "I": "not valid for Medicare; Medicare uses another code (status I)",
     "E": "excluded from the fee schedule by regulation (status E)",
     "M": "a measurement code, reported without payment (status M)",
-    "D": "deleted (status D)", "F": "deleted (status F)", "G": "not valid (status G)",
+    "D": "deleted (status D)",
+    "F": "deleted (status F)",
+    "G": "not valid (status G)",
     "H": "deleted modifier (status H)",
 }
 ASSISTANT_MODS = ("80", "81", "82")
 LINE_STATUSES = (
-    "priced", "not_payable", "carrier_priced", "other_fee_schedule", "unknown_code",
-    "outside_loaded_years", "rejected",
+    "priced",
+    "not_payable",
+    "carrier_priced",
+    "other_fee_schedule",
+    "unknown_code",
+    "outside_loaded_years",
+    "rejected",
 )
 
 
@@ -93,28 +105,56 @@ def price_lines(
     outside = ~rejected & (rel == OUTSIDE_LOADED_YEARS)
     before_first = ~rejected & (rel == BEFORE_FIRST_RELEASE)
     years = sorted({r.year for r in ref.releases})
-    flags.add("OUTSIDE_LOADED_YEARS", outside, idx,
-              f"Date of service is outside the loaded fee-schedule years {years}.", charge)
-    flags.add("NO_RELEASE_IN_FORCE", before_first, idx,
-              "No loaded release was in force yet on the date of service.", charge)
+    flags.add(
+        "OUTSIDE_LOADED_YEARS",
+        outside,
+        idx,
+        f"Date of service is outside the loaded fee-schedule years {years}.",
+        charge,
+    )
+    flags.add(
+        "NO_RELEASE_IN_FORCE",
+        before_first,
+        idx,
+        "No loaded release was in force yet on the date of service.",
+        charge,
+    )
     dated = ~rejected & (rel >= 0)
     rel_safe = np.where(dated, rel, 0)
     names = np.array([r.name for r in ref.releases], dtype=object)
-    out["release"] = pd.Series(np.where(dated, names[rel_safe], ""), index=out.index, dtype="string")
+    out["release"] = pd.Series(
+        np.where(dated, names[rel_safe], ""), index=out.index, dtype="string"
+    )
 
     # 2. Locality and GPCIs.
     loc_key, loc_source, plus_four = resolve_locality(out, ref, default_locality)
     gw, gpe, gmp, gpci_found = attach_gpci(ref, rel_safe, loc_key)
     national = (loc_key == "national").to_numpy()
     unknown_loc = ~gpci_found & ~national
-    flags.add("NO_LOCATION", dated & (loc_source == "national").to_numpy(), idx,
-              "No service ZIP or carrier/locality on the line.")
-    flags.add("ZIP_NOT_FOUND", dated & (loc_source == "zip_not_found").to_numpy(), idx,
-              "ZIP " + out["zip5"] + " is not in the CMS ZIP5 file.")
-    flags.add("LOCALITY_NOT_FOUND", dated & unknown_loc & (loc_source != "zip_not_found").to_numpy(),
-              idx, "Locality " + loc_key + " is not in the GPCI file of the release.")
-    flags.add("ZIP_NEEDS_PLUS_FOUR", dated & plus_four, idx,
-              "ZIP " + out["zip5"] + " is split by ZIP+4; priced at locality " + loc_key + ".")
+    flags.add(
+        "NO_LOCATION",
+        dated & (loc_source == "national").to_numpy(),
+        idx,
+        "No service ZIP or carrier/locality on the line.",
+    )
+    flags.add(
+        "ZIP_NOT_FOUND",
+        dated & (loc_source == "zip_not_found").to_numpy(),
+        idx,
+        "ZIP " + out["zip5"] + " is not in the CMS ZIP5 file.",
+    )
+    flags.add(
+        "LOCALITY_NOT_FOUND",
+        dated & unknown_loc & (loc_source != "zip_not_found").to_numpy(),
+        idx,
+        "Locality " + loc_key + " is not in the GPCI file of the release.",
+    )
+    flags.add(
+        "ZIP_NEEDS_PLUS_FOUR",
+        dated & plus_four,
+        idx,
+        "ZIP " + out["zip5"] + " is split by ZIP+4; priced at locality " + loc_key + ".",
+    )
     out["locality"] = loc_key.where(gpci_found | national, "national")
     out["locality_source"] = loc_source
     out["gpci_work"], out["gpci_pe"], out["gpci_mp"] = gw, gpe, gmp
@@ -123,29 +163,59 @@ def price_lines(
     pos = out["pos"]
     facility = pos.isin(rules["place_of_service"]["facility"]).to_numpy()
     known_pos = facility | pos.isin(rules["place_of_service"]["non_facility"]).to_numpy()
-    flags.add("POS_UNKNOWN", dated & ~known_pos, idx,
-              "Place of service '" + pos + "' is not a known CMS code; non-facility rate used.")
+    flags.add(
+        "POS_UNKNOWN",
+        dated & ~known_pos,
+        idx,
+        "Place of service '" + pos + "' is not a known CMS code; non-facility rate used.",
+    )
     out["setting"] = np.where(facility, "facility", "non_facility")
 
     # 4. RVU row: 26/TC (and 53 where CMS lists it) choose the modifier-specific row.
     table = rvu_table(ref)
     has26, has_tc = _has_mod(out, "26"), _has_mod(out, "TC")
     pricing_mod = np.where(has26, "26", np.where(has_tc, "TC", ""))
-    row53, found53 = lookup_rvu(table, rel_safe, out["hcpcs"], pd.Series(["53"] * n, dtype="string"))
+    row53, found53 = lookup_rvu(
+        table, rel_safe, out["hcpcs"], pd.Series(["53"] * n, dtype="string")
+    )
     pricing_mod = np.where((pricing_mod == "") & _has_mod(out, "53") & found53, "53", pricing_mod)
     pricing_mod = pd.Series(pricing_mod, index=out.index, dtype="string")
     row, found = lookup_rvu(table, rel_safe, out["hcpcs"], pricing_mod)
     exists = code_exists(table, rel_safe, out["hcpcs"])
     unknown = dated & ~exists
-    flags.add("UNKNOWN_CODE", unknown, idx,
-              "Code " + out["hcpcs"] + " is not in release " + out["release"] + ".", charge)
+    flags.add(
+        "UNKNOWN_CODE",
+        unknown,
+        idx,
+        "Code " + out["hcpcs"] + " is not in release " + out["release"] + ".",
+        charge,
+    )
     bad_mod = dated & exists & (~found | (has26 & has_tc))
-    flags.add("MODIFIER_INVALID_FOR_CODE", bad_mod, idx,
-              "Modifier " + pricing_mod + " is not valid for " + out["hcpcs"]
-              + " (PC/TC indicator " + row["pctc"].where(found, "?") + ").", charge)
+    flags.add(
+        "MODIFIER_INVALID_FOR_CODE",
+        bad_mod,
+        idx,
+        "Modifier "
+        + pricing_mod
+        + " is not valid for "
+        + out["hcpcs"]
+        + " (PC/TC indicator "
+        + row["pctc"].where(found, "?")
+        + ").",
+        charge,
+    )
     out["pricing_modifier"] = pricing_mod
-    for col in ("status", "pctc", "glob_days", "mult_proc", "bilat", "asst", "co_surg", "team",
-                "endo_base"):
+    for col in (
+        "status",
+        "pctc",
+        "glob_days",
+        "mult_proc",
+        "bilat",
+        "asst",
+        "co_surg",
+        "team",
+        "endo_base",
+    ):
         out[col if col != "status" else "status_code"] = row[col].where(found, "").to_numpy()
     live = dated & found & ~bad_mod
 
@@ -157,13 +227,24 @@ def price_lines(
     opps_mp = row["opps_mp"].to_numpy(dtype="int64")
     opps = _cents(_fee_1e9(w, opps_pe, opps_mp, gw, gpe, gmp, cf))
     capped = live & ((opps_pe > 0) | (opps_mp > 0)) & (opps < fee)
-    flags.add("OPPS_CAP_APPLIED", capped, idx,
-              "Fee " + _money(fee) + " capped at the OPPS amount " + _money(opps) + ".")
+    flags.add(
+        "OPPS_CAP_APPLIED",
+        capped,
+        idx,
+        "Fee " + _money(fee) + " capped at the OPPS amount " + _money(opps) + ".",
+    )
     fee = np.where(capped, opps, fee)
     na_here = np.where(facility, row["f_na"], row["nf_na"]).astype(bool)
-    flags.add("PE_NA_SETTING", live & na_here, idx,
-              "CMS marks the " + out["setting"].str.replace("_", "-") + " PE of "
-              + out["hcpcs"] + " as NA; the file's value was used.")
+    flags.add(
+        "PE_NA_SETTING",
+        live & na_here,
+        idx,
+        "CMS marks the "
+        + out["setting"].str.replace("_", "-")
+        + " PE of "
+        + out["hcpcs"]
+        + " as NA; the file's value was used.",
+    )
     out["work_rvu"], out["pe_rvu"], out["mp_rvu"] = w, pe, mp
     out["conversion_factor"] = cf
     out["fee_schedule_cents"] = np.where(live, fee, 0)
@@ -172,41 +253,87 @@ def price_lines(
     # Component fees (26 and TC rows) for imaging ranking and the facility check.
     comp = {}
     for mod in ("26", "TC"):
-        crow, cfound = lookup_rvu(table, rel_safe, out["hcpcs"], pd.Series([mod] * n, dtype="string"))
+        crow, cfound = lookup_rvu(
+            table, rel_safe, out["hcpcs"], pd.Series([mod] * n, dtype="string")
+        )
         cpe = np.where(facility, crow["f_pe_rvu"], crow["nf_pe_rvu"]).astype("int64")
         cw, cmp_ = crow["work_rvu"].to_numpy("int64"), crow["mp_rvu"].to_numpy("int64")
         cfee = _cents(_fee_1e9(cw, cpe, cmp_, gw, gpe, gmp, crow["cf"].to_numpy("int64")))
         copps_pe = np.where(facility, crow["opps_f_pe"], crow["opps_nf_pe"]).astype("int64")
-        copps = _cents(_fee_1e9(cw, copps_pe, crow["opps_mp"].to_numpy("int64"), gw, gpe, gmp,
-                                crow["cf"].to_numpy("int64")))
+        copps = _cents(
+            _fee_1e9(
+                cw,
+                copps_pe,
+                crow["opps_mp"].to_numpy("int64"),
+                gw,
+                gpe,
+                gmp,
+                crow["cf"].to_numpy("int64"),
+            )
+        )
         ccap = (copps_pe > 0) & (copps < cfee)
         comp[mod] = np.where(cfound, np.where(ccap, copps, cfee), 0)
     is_global = pricing_mod.to_numpy() == ""
     pc_fee = np.where(pricing_mod == "26", fee, np.where(is_global, comp["26"], 0))
     tc_fee = np.where(pricing_mod == "TC", fee, np.where(is_global, comp["TC"], 0))
-    global_test_fac = live & facility & is_global & (out["pctc"] == "1").to_numpy() & (comp["26"] > 0)
-    flags.add("GLOBAL_TEST_IN_FACILITY", global_test_fac, idx,
-              "Global " + out["hcpcs"] + " billed at POS " + pos + "; bill " + out["hcpcs"]
-              + "-26 (" + _money(comp["26"]) + ").", (fee - comp["26"]) * units)
+    global_test_fac = (
+        live & facility & is_global & (out["pctc"] == "1").to_numpy() & (comp["26"] > 0)
+    )
+    flags.add(
+        "GLOBAL_TEST_IN_FACILITY",
+        global_test_fac,
+        idx,
+        "Global "
+        + out["hcpcs"]
+        + " billed at POS "
+        + pos
+        + "; bill "
+        + out["hcpcs"]
+        + "-26 ("
+        + _money(comp["26"])
+        + ").",
+        (fee - comp["26"]) * units,
+    )
 
     # 6. Payability by status code.
     status = out["status_code"].to_numpy()
     priced = live & np.isin(status, PRICED_STATUSES)
     not_pay = live & np.isin(status, list(NOT_PAYABLE_STATUSES))
     reason = pd.Series(status).map(NOT_PAYABLE_STATUSES).fillna("")
-    flags.add("NOT_PAYABLE", not_pay & (status != "M"), idx,
-              out["hcpcs"] + " is " + reason.to_numpy() + ".", charge)
-    flags.add("REPORTING_ONLY", not_pay & (status == "M"), idx,
-              out["hcpcs"] + " is a measurement code reported without payment.")
+    flags.add(
+        "NOT_PAYABLE",
+        not_pay & (status != "M"),
+        idx,
+        out["hcpcs"] + " is " + reason.to_numpy() + ".",
+        charge,
+    )
+    flags.add(
+        "REPORTING_ONLY",
+        not_pay & (status == "M"),
+        idx,
+        out["hcpcs"] + " is a measurement code reported without payment.",
+    )
     carrier = live & np.isin(status, ["C", "R"])
-    flags.add("CARRIER_PRICED", carrier, idx,
-              out["hcpcs"] + " has status " + out["status_code"] + ": the MAC prices it.")
+    flags.add(
+        "CARRIER_PRICED",
+        carrier,
+        idx,
+        out["hcpcs"] + " has status " + out["status_code"] + ": the MAC prices it.",
+    )
     anesthesia = live & (status == "J")
-    flags.add("ANESTHESIA_NOT_PRICED", anesthesia, idx,
-              out["hcpcs"] + " is an anesthesia code (status J).")
+    flags.add(
+        "ANESTHESIA_NOT_PRICED",
+        anesthesia,
+        idx,
+        out["hcpcs"] + " is an anesthesia code (status J).",
+    )
     other = live & (status == "X")
-    flags.add("OTHER_FEE_SCHEDULE", other, idx,
-              out["hcpcs"] + " is paid under another fee schedule (status X).")
+    flags.add(
+        "OTHER_FEE_SCHEDULE",
+        other,
+        idx,
+        out["hcpcs"] + " is paid under another fee schedule (status X).",
+    )
 
     group = group_ids(out["patient_key"], out["provider"], out["dos"])
     order_key = idx  # ties: input order
@@ -215,9 +342,13 @@ def price_lines(
     other_paid = priced & (status != "T")
     group_has_other = np.bincount(group, weights=other_paid, minlength=group.max() + 1 if n else 0)
     injection_bundled = priced & (status == "T") & (group_has_other[group] > 0)
-    flags.add("INJECTION_BUNDLED", injection_bundled, idx,
-              out["hcpcs"] + " (status T) is bundled with another service the same day.",
-              fee * units)
+    flags.add(
+        "INJECTION_BUNDLED",
+        injection_bundled,
+        idx,
+        out["hcpcs"] + " (status T) is bundled with another service the same day.",
+        fee * units,
+    )
     priced &= ~injection_bundled
     not_pay |= injection_bundled
 
@@ -228,23 +359,50 @@ def price_lines(
     is_co, is_team = _has_mod(out, "62"), _has_mod(out, "66")
     asst_line = priced & (is_asst | is_as)
     asst_denied = asst_line & np.isin(asst_ind, ["1", "9"])
-    flags.add("ASSISTANT_NOT_PAYABLE", asst_denied, idx,
-              "Assistant-at-surgery indicator " + out["asst"] + " for " + out["hcpcs"] + ".", charge)
-    flags.add("ASSISTANT_NEEDS_DOCUMENTATION", asst_line & (asst_ind == "0"), idx,
-              "Assistant at surgery for " + out["hcpcs"] + " needs documentation of necessity.")
+    flags.add(
+        "ASSISTANT_NOT_PAYABLE",
+        asst_denied,
+        idx,
+        "Assistant-at-surgery indicator " + out["asst"] + " for " + out["hcpcs"] + ".",
+        charge,
+    )
+    flags.add(
+        "ASSISTANT_NEEDS_DOCUMENTATION",
+        asst_line & (asst_ind == "0"),
+        idx,
+        "Assistant at surgery for " + out["hcpcs"] + " needs documentation of necessity.",
+    )
     co_line = priced & is_co
     co_denied = co_line & np.isin(co_ind, ["0", "9"])
-    flags.add("CO_SURGERY_NEEDS_DOCUMENTATION", co_line & (co_ind == "1"), idx,
-              "Co-surgery on " + out["hcpcs"] + " is paid only with documentation.")
-    flags.add("CO_SURGERY_NOT_PAYABLE", co_denied, idx,
-              "Co-surgery indicator " + out["co_surg"] + " for " + out["hcpcs"] + ".", charge)
+    flags.add(
+        "CO_SURGERY_NEEDS_DOCUMENTATION",
+        co_line & (co_ind == "1"),
+        idx,
+        "Co-surgery on " + out["hcpcs"] + " is paid only with documentation.",
+    )
+    flags.add(
+        "CO_SURGERY_NOT_PAYABLE",
+        co_denied,
+        idx,
+        "Co-surgery indicator " + out["co_surg"] + " for " + out["hcpcs"] + ".",
+        charge,
+    )
     team_line = priced & is_team
     team_denied = team_line & np.isin(team_ind, ["0", "9"])
-    flags.add("TEAM_SURGERY_NOT_PAYABLE", team_denied, idx,
-              "Team-surgery indicator " + out["team"] + " for " + out["hcpcs"] + ".", charge)
+    flags.add(
+        "TEAM_SURGERY_NOT_PAYABLE",
+        team_denied,
+        idx,
+        "Team-surgery indicator " + out["team"] + " for " + out["hcpcs"] + ".",
+        charge,
+    )
     team_by_report = team_line & ~team_denied
-    flags.add("TEAM_SURGERY_BY_REPORT", team_by_report, idx,
-              "Team surgery on " + out["hcpcs"] + " is priced by report.")
+    flags.add(
+        "TEAM_SURGERY_BY_REPORT",
+        team_by_report,
+        idx,
+        "Team surgery on " + out["hcpcs"] + " is priced by report.",
+    )
     role_denied = asst_denied | co_denied | team_denied
     not_pay |= role_denied
     carrier |= team_by_report
@@ -258,16 +416,41 @@ def price_lines(
 
     # 9. Multiple-procedure reductions.
     reduction, mppr_note = _multiple_procedures(
-        out, priced, rank_amount, proc_count, base, mult, group, order_key, table, rel_safe,
-        facility, gw, gpe, gmp, pc_fee, tc_fee, pe, cf, flags, idx, pair_id,
+        out,
+        priced,
+        rank_amount,
+        proc_count,
+        base,
+        mult,
+        group,
+        order_key,
+        table,
+        rel_safe,
+        facility,
+        gw,
+        gpe,
+        gmp,
+        pc_fee,
+        tc_fee,
+        pe,
+        cf,
+        flags,
+        idx,
+        pair_id,
     )
     amount = base - reduction
 
     # 10. Surgical-role percentages.
     roles = rules["surgical_roles"]
-    role_bp = np.where(is_co & co_line, roles["co_surgeon"],
-                       np.where(is_as & asst_line, roles["assistant_nonphysician"],
-                                np.where(is_asst & asst_line, roles["assistant_physician"], 10000)))
+    role_bp = np.where(
+        is_co & co_line,
+        roles["co_surgeon"],
+        np.where(
+            is_as & asst_line,
+            roles["assistant_nonphysician"],
+            np.where(is_asst & asst_line, roles["assistant_physician"], 10000),
+        ),
+    )
     amount = np.where(role_bp != 10000, div_round_half_up(amount * role_bp, 10000), amount)
     par_amount = amount
 
@@ -278,15 +461,28 @@ def price_lines(
     limiting = div_round_half_up(par_amount * part["limiting_charge"], 10000)
     has_charge = out["charge_cents"].fillna(0).to_numpy("int64") > 0
     over_limit = priced & nonpar & has_charge & (charge > limiting)
-    flags.add("LIMITING_CHARGE_EXCEEDED", over_limit, idx,
-              "Charge " + _money(charge) + " exceeds the limiting charge " + _money(limiting) + ".",
-              charge - limiting)
-    flags.add("MISSING_CHARGE", priced & ~has_charge, idx,
-              "Charge is zero or blank; the fee-schedule amount is " + _money(amount) + ".", amount)
+    flags.add(
+        "LIMITING_CHARGE_EXCEEDED",
+        over_limit,
+        idx,
+        "Charge " + _money(charge) + " exceeds the limiting charge " + _money(limiting) + ".",
+        charge - limiting,
+    )
+    flags.add(
+        "MISSING_CHARGE",
+        priced & ~has_charge,
+        idx,
+        "Charge is zero or blank; the fee-schedule amount is " + _money(amount) + ".",
+        amount,
+    )
     under = priced & has_charge & (charge < amount)
-    flags.add("UNDERCHARGED", under, idx,
-              "Charge " + _money(charge) + " is below the fee-schedule amount " + _money(amount)
-              + ".", amount - charge)
+    flags.add(
+        "UNDERCHARGED",
+        under,
+        idx,
+        "Charge " + _money(charge) + " is below the fee-schedule amount " + _money(amount) + ".",
+        amount - charge,
+    )
     allowed = np.where(has_charge, np.minimum(charge, amount), amount)
     paired = priced & (pair_id >= 0)
     if paired.any():
@@ -295,15 +491,33 @@ def price_lines(
         pair_charge = pd.Series(charge[paired]).groupby(pair_id[paired]).transform("sum").to_numpy()
         pair_amount = pd.Series(amount[paired]).groupby(pair_id[paired]).transform("sum").to_numpy()
         allowed[paired] = np.where(pair_charge < pair_amount, charge[paired], amount[paired])
-    flags.add("UNITS_DEFAULTED", ~rejected & out["units_defaulted"].to_numpy(), idx,
-              "Units were blank; 1 unit assumed.")
+    flags.add(
+        "UNITS_DEFAULTED",
+        ~rejected & out["units_defaulted"].to_numpy(),
+        idx,
+        "Units were blank; 1 unit assumed.",
+    )
 
     # 12. Status and the breakdown columns.
     status_col = np.select(
-        [rejected, outside | before_first, unknown, bad_mod | not_pay, carrier | anesthesia,
-         other, priced],
-        ["rejected", "outside_loaded_years", "unknown_code", "not_payable", "carrier_priced",
-         "other_fee_schedule", "priced"],
+        [
+            rejected,
+            outside | before_first,
+            unknown,
+            bad_mod | not_pay,
+            carrier | anesthesia,
+            other,
+            priced,
+        ],
+        [
+            "rejected",
+            "outside_loaded_years",
+            "unknown_code",
+            "not_payable",
+            "carrier_priced",
+            "other_fee_schedule",
+            "priced",
+        ],
         default="unknown_code",
     )
     out["line_status"] = pd.Series(status_col, index=out.index, dtype="string")
@@ -312,8 +526,9 @@ def price_lines(
     out["role_pct_bp"] = np.where(priced, role_bp, 0)
     out["limiting_charge_cents"] = pd.array(np.where(priced & nonpar, limiting, 0), dtype="Int64")
     out["limiting_charge_cents"] = out["limiting_charge_cents"].where(priced & nonpar, pd.NA)
-    out["adjustments"] = _describe(out, priced, bilateral_bp, mppr_note, role_bp, nonpar,
-                                   has_charge, charge, amount, capped)
+    out["adjustments"] = _describe(
+        out, priced, bilateral_bp, mppr_note, role_bp, nonpar, has_charge, charge, amount, capped
+    )
     out["fee_adjusted_cents"] = pd.array(np.where(priced, amount, 0), dtype="Int64")
     allowed_col = pd.array(np.where(priced, allowed, 0), dtype="Int64")
     keep = priced | (status_col == "not_payable")
@@ -322,9 +537,13 @@ def price_lines(
     logger.info(
         "priced %d of %d lines; %d not payable, %d not priced here, %d unknown code, "
         "%d outside loaded years, %d rejected",
-        int(priced.sum()), n, int((status_col == "not_payable").sum()),
-        int((carrier | anesthesia | other).sum()), int(unknown.sum()),
-        int((outside | before_first).sum()), int(rejected.sum()),
+        int(priced.sum()),
+        n,
+        int((status_col == "not_payable").sum()),
+        int((carrier | anesthesia | other).sum()),
+        int(unknown.sum()),
+        int((outside | before_first).sum()),
+        int(rejected.sum()),
     )
     return PricingResult(out, flags.table())
 
@@ -336,9 +555,18 @@ def _bilateral(out, priced, fee, units, bilat, group, flags, idx):
     line counts as in ranking, and the bilateral percentage applied (0 when none).
     """
     pct = payment_rules()["bilateral"]
-    by_ind = {"0": pct["indicator_0"], "1": pct["indicator_1"], "2": pct["indicator_2"],
-              "3": pct["indicator_3"], "9": 10000}
-    ind_bp = np.array([by_ind.get(b, 10000) for b in bilat], dtype="int64") if len(bilat) else np.zeros(0, "int64")
+    by_ind = {
+        "0": pct["indicator_0"],
+        "1": pct["indicator_1"],
+        "2": pct["indicator_2"],
+        "3": pct["indicator_3"],
+        "9": 10000,
+    }
+    ind_bp = (
+        np.array([by_ind.get(b, 10000) for b in bilat], dtype="int64")
+        if len(bilat)
+        else np.zeros(0, "int64")
+    )
     mod50 = _has_mod(out, "50")
     rt, lt = _has_mod(out, "RT"), _has_mod(out, "LT")
     declared = priced & (mod50 | (rt & lt))
@@ -353,7 +581,9 @@ def _bilateral(out, priced, fee, units, bilat, group, flags, idx):
     # RT on one line and LT on another, same code, patient, provider and day.
     single_side = priced & ~bilateral & (rt ^ lt) & (units == 1) & np.isin(bilat, ["0", "1", "2"])
     if single_side.any():
-        sub = pd.DataFrame({"g": group, "code": out["hcpcs"].to_numpy(), "rt": rt, "i": idx})[single_side]
+        sub = pd.DataFrame({"g": group, "code": out["hcpcs"].to_numpy(), "rt": rt, "i": idx})[
+            single_side
+        ]
         sides = sub.groupby(["g", "code"])["rt"].transform("nunique") == 2
         rank = sub.groupby(["g", "code", "rt"]).cumcount()
         second = sides & ~sub["rt"] & (rank == 0)  # the first LT line pairs with an RT line
@@ -371,20 +601,55 @@ def _bilateral(out, priced, fee, units, bilat, group, flags, idx):
         pair_id = np.full(len(idx), -1, dtype="int64")
 
     invalid = bilateral & (bilat == "9")
-    flags.add("BILATERAL_MODIFIER_INVALID", invalid, idx,
-              "Bilateral indicator 9: the bilateral concept does not apply to " + out["hcpcs"] + ".")
-    flags.add("BILATERAL_UNITS", declared & mod50 & (units > 1), idx,
-              "Modifier 50 with " + out["units"].astype("string") + " units; bill 1 unit.",
-              base)
-    flags.add("BILATERAL_ADJUSTED", bilateral & ~invalid, idx,
-              "Bilateral indicator " + pd.Series(bilat, dtype="string") + ": paid at "
-              + pd.Series(bp // 100, dtype="string") + "% of one side.")
+    flags.add(
+        "BILATERAL_MODIFIER_INVALID",
+        invalid,
+        idx,
+        "Bilateral indicator 9: the bilateral concept does not apply to " + out["hcpcs"] + ".",
+    )
+    flags.add(
+        "BILATERAL_UNITS",
+        declared & mod50 & (units > 1),
+        idx,
+        "Modifier 50 with " + out["units"].astype("string") + " units; bill 1 unit.",
+        base,
+    )
+    flags.add(
+        "BILATERAL_ADJUSTED",
+        bilateral & ~invalid,
+        idx,
+        "Bilateral indicator "
+        + pd.Series(bilat, dtype="string")
+        + ": paid at "
+        + pd.Series(bp // 100, dtype="string")
+        + "% of one side.",
+    )
     return base, proc_count, bp, pair_id
 
 
-def _multiple_procedures(out, priced, rank_amount, proc_count, base, mult, group, order_key,
-                         table, rel_safe, facility, gw, gpe, gmp, pc_fee, tc_fee, pe, cf,
-                         flags, idx, pair_id):
+def _multiple_procedures(
+    out,
+    priced,
+    rank_amount,
+    proc_count,
+    base,
+    mult,
+    group,
+    order_key,
+    table,
+    rel_safe,
+    facility,
+    gw,
+    gpe,
+    gmp,
+    pc_fee,
+    tc_fee,
+    pe,
+    cf,
+    flags,
+    idx,
+    pair_id,
+):
     """Reductions for MULT PROC 1-7, ranked by fee amount within patient, provider and day."""
     r = payment_rules()["multiple_procedure"]
     n = len(idx)
@@ -405,8 +670,12 @@ def _multiple_procedures(out, priced, rank_amount, proc_count, base, mult, group
         )
         reduction += endo_reduction
         note = np.where(endo_reduction > 0, "endoscopy base subtracted", note)
-        flags.add("ENDOSCOPY_BASE_BUNDLED", endo_reduction > 0, idx,
-                  "Base endoscopy value subtracted within the family of " + out["hcpcs"] + ".")
+        flags.add(
+            "ENDOSCOPY_BASE_BUNDLED",
+            endo_reduction > 0,
+            idx,
+            "Base endoscopy value subtracted within the family of " + out["hcpcs"] + ".",
+        )
     # The RT and LT lines of one bilateral procedure also rank as one procedure.
     offset = int(fam_id.max()) + 1 if n else 0
     fam_id = np.where((fam_id < 0) & (pair_id >= 0), pair_id + offset, fam_id)
@@ -447,17 +716,29 @@ def _multiple_procedures(out, priced, rank_amount, proc_count, base, mult, group
         std_red = np.where(std, reduce_cents(per_proc, red_units, r["standard_reduced"]), 0)
         reduction += std_red
         note = np.where(std_red > 0, _join(note, "multiple procedure 50%"), note)
-        flags.add("MPPR_REDUCED", std_red > 0, idx,
-                  "Ranked below a higher-paid procedure the same day: "
-                  + _money(std_red) + " reduction (" + pd.Series(red_units, dtype="string")
-                  + " unit(s) at 50%).")
-        flags.add("MPPR_BY_REPORT", std & (line_by_report > 0), idx,
-                  "Procedure ranked sixth or later the same day; the MAC may price it by report.")
+        flags.add(
+            "MPPR_REDUCED",
+            std_red > 0,
+            idx,
+            "Ranked below a higher-paid procedure the same day: "
+            + _money(std_red)
+            + " reduction ("
+            + pd.Series(red_units, dtype="string")
+            + " unit(s) at 50%).",
+        )
+        flags.add(
+            "MPPR_BY_REPORT",
+            std & (line_by_report > 0),
+            idx,
+            "Procedure ranked sixth or later the same day; the MAC may price it by report.",
+        )
 
     # Imaging (4), cardiovascular (6), ophthalmology (7): reduce the TC (and imaging PC).
-    for ind, tc_keep, label in (("4", r["imaging_tc_reduced"], "imaging TC"),
-                                ("6", r["cardiovascular_tc_reduced"], "cardiovascular TC"),
-                                ("7", r["ophthalmology_tc_reduced"], "ophthalmology TC")):
+    for ind, tc_keep, label in (
+        ("4", r["imaging_tc_reduced"], "imaging TC"),
+        ("6", r["cardiovascular_tc_reduced"], "cardiovascular TC"),
+        ("7", r["ophthalmology_tc_reduced"], "ophthalmology TC"),
+    ):
         fam = priced & (mult == ind) & (proc_count > 0)
         comp = [(tc_fee, tc_keep, label)]
         if ind == "4":
@@ -472,9 +753,16 @@ def _multiple_procedures(out, priced, rank_amount, proc_count, base, mult, group
             red[sel] = reduce_cents(fee_part[sel], reduced, keep)
             reduction += red
             note = np.where(red > 0, _join(note, f"{text} {keep // 100}%"), note)
-            flags.add("MPPR_REDUCED", red > 0, idx,
-                      "Second or later " + text + " the same day: " + _money(red)
-                      + f" reduction (paid at {keep // 100}%).")
+            flags.add(
+                "MPPR_REDUCED",
+                red > 0,
+                idx,
+                "Second or later "
+                + text
+                + " the same day: "
+                + _money(red)
+                + f" reduction (paid at {keep // 100}%).",
+            )
 
     # Therapy (5): PE of every unit after the highest-PE unit paid at 50%.
     ther = np.flatnonzero(priced & (mult == "5") & (proc_count > 0))
@@ -487,9 +775,14 @@ def _multiple_procedures(out, priced, rank_amount, proc_count, base, mult, group
         red[ther] = div_round_half_up(pe_1e9 * reduced * (10000 - keep), 10000 * 10**7)
         reduction += red
         note = np.where(red > 0, _join(note, f"therapy PE {keep // 100}%"), note)
-        flags.add("MPPR_REDUCED", red > 0, idx,
-                  "Therapy units after the first: practice expense paid at 50% ("
-                  + _money(red) + " reduction).")
+        flags.add(
+            "MPPR_REDUCED",
+            red > 0,
+            idx,
+            "Therapy units after the first: practice expense paid at 50% ("
+            + _money(red)
+            + " reduction).",
+        )
     return reduction, note
 
 
@@ -514,11 +807,21 @@ def _endo_family(out, endo, group, rank_amount, table, rel_safe, facility, gw, g
     n = len(endo)
     base_code = out["endo_base"].reset_index(drop=True).astype("string")
     family_code = base_code.where(base_code != "", out["hcpcs"].reset_index(drop=True))
-    base_row, base_found = lookup_rvu(table, rel_safe, family_code, pd.Series([""] * n, dtype="string"))
+    base_row, base_found = lookup_rvu(
+        table, rel_safe, family_code, pd.Series([""] * n, dtype="string")
+    )
     bpe = np.where(facility, base_row["f_pe_rvu"], base_row["nf_pe_rvu"]).astype("int64")
-    base_fee = _cents(_fee_1e9(base_row["work_rvu"].to_numpy("int64"), bpe,
-                               base_row["mp_rvu"].to_numpy("int64"), gw, gpe, gmp,
-                               base_row["cf"].to_numpy("int64")))
+    base_fee = _cents(
+        _fee_1e9(
+            base_row["work_rvu"].to_numpy("int64"),
+            bpe,
+            base_row["mp_rvu"].to_numpy("int64"),
+            gw,
+            gpe,
+            gmp,
+            base_row["cf"].to_numpy("int64"),
+        )
+    )
     base_fee = np.where(base_found, base_fee, 0)
 
     fam_id = np.where(endo, group_ids(group, family_code.to_numpy()), -1)
@@ -530,21 +833,35 @@ def _endo_family(out, endo, group, rank_amount, table, rel_safe, facility, gw, g
     return reduction, fam_id
 
 
-def _describe(out, priced, bilateral_bp, mppr_note, role_bp, nonpar, has_charge, charge,
-              amount, capped) -> pd.Series:
+def _describe(
+    out, priced, bilateral_bp, mppr_note, role_bp, nonpar, has_charge, charge, amount, capped
+) -> pd.Series:
     """Human-readable list of the adjustments applied to each priced line."""
     parts = pd.Series("", index=out.index, dtype="string")
 
     def add(mask, text):
         nonlocal parts
-        text = pd.Series(text, index=out.index, dtype="string") if not isinstance(text, str) else text
+        text = (
+            pd.Series(text, index=out.index, dtype="string") if not isinstance(text, str) else text
+        )
         joined = parts.where(parts == "", parts + "; ") + text
         parts = parts.mask(np.asarray(mask) & priced, joined)
 
     add(capped, "OPPS imaging cap")
-    add(bilateral_bp > 0, "bilateral " + pd.Series(bilateral_bp // 100, index=out.index).astype("string") + "%")
-    add(pd.Series(mppr_note, index=out.index) != "", pd.Series(mppr_note, index=out.index).astype("string"))
-    add(role_bp != 10000, "surgical role " + pd.Series(role_bp / 100, index=out.index).map("{:g}".format).astype("string") + "%")
+    add(
+        bilateral_bp > 0,
+        "bilateral " + pd.Series(bilateral_bp // 100, index=out.index).astype("string") + "%",
+    )
+    add(
+        pd.Series(mppr_note, index=out.index) != "",
+        pd.Series(mppr_note, index=out.index).astype("string"),
+    )
+    add(
+        role_bp != 10000,
+        "surgical role "
+        + pd.Series(role_bp / 100, index=out.index).map("{:g}".format).astype("string")
+        + "%",
+    )
     add(nonpar, "non-participating 95%")
     add(has_charge & (charge < amount), "lower of charge")
     return parts

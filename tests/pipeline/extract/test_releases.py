@@ -26,8 +26,10 @@ def _cms_2026_zip(tmp_path: Path) -> Path:
     """A release zip laid out like CMS's RVU26A.zip, made from the bundled 2025 files with a
     2026 title and the CY2026 non-QP conversion factor 33.4009."""
     rvu = _bundled_text("mpfs/rvu25d/PPRRVU2025_Oct_nodesc.csv.gz")
-    rvu = rvu.replace("2025 National Physician Fee Schedule Relative Value File October Release",
-                      "2026 National Physician Fee Schedule Relative Value File January Release")
+    rvu = rvu.replace(
+        "2025 National Physician Fee Schedule Relative Value File October Release",
+        "2026 National Physician Fee Schedule Relative Value File January Release",
+    )
     rvu = rvu.replace(",32.3465,", ",33.4009,")
     gpci = _bundled_text("mpfs/rvu25d/GPCI2025.csv.gz")
     path = tmp_path / "RVU26A.zip"
@@ -63,8 +65,10 @@ def test_cms_layout_quirks(reference):
 
 
 def test_release_index_by_date(reference):
-    dates = np.array(["2025-01-01", "2025-09-30", "2025-10-01", "2025-12-31", "2024-12-31",
-                      "2026-01-01", "NaT"], dtype="datetime64[D]")
+    dates = np.array(
+        ["2025-01-01", "2025-09-30", "2025-10-01", "2025-12-31", "2024-12-31", "2026-01-01", "NaT"],
+        dtype="datetime64[D]",
+    )
     assert reference.release_index(dates).tolist() == [0, 0, 1, 1, -1, -1, -1]
 
 
@@ -76,9 +80,16 @@ def test_new_release_from_a_cms_zip(tmp_path, config):
     assert [r.name for r in ref.releases] == ["RVU25A", "RVU25D", "RVU26A"]
     assert ref.releases[2].effective == date(2026, 1, 1)
     result = scrub_frame(
-        batch({"hcpcs_code": "99213", "service_zip": SAN_FRANCISCO, "claim_line_start_date": "2026-01-15"},
-              {"hcpcs_code": "99213", "service_zip": SAN_FRANCISCO}),
-        ref, config,
+        batch(
+            {
+                "hcpcs_code": "99213",
+                "service_zip": SAN_FRANCISCO,
+                "claim_line_start_date": "2026-01-15",
+            },
+            {"hcpcs_code": "99213", "service_zip": SAN_FRANCISCO},
+        ),
+        ref,
+        config,
     )
     assert result.lines["expected_allowed_cents"].tolist() == [11271, 10915]
     assert result.lines["release"].tolist() == ["RVU26A", "RVU25D"]
@@ -96,7 +107,7 @@ def test_new_release_from_a_folder(tmp_path):
 
 def test_effective_date_from_file_name_when_title_is_missing(tmp_path):
     text = _bundled_text("mpfs/rvu25d/PPRRVU2025_Oct_nodesc.csv.gz")
-    body = text[text.index(",,RELEASED"):]
+    body = text[text.index(",,RELEASED") :]
     path = tmp_path / "PPRRVU25_JUL.csv"
     path.write_text(body, encoding="latin-1")
     effective, rvu = load_rvu_file(SourceFile(path))

@@ -16,7 +16,11 @@ def test_99213_nonfacility_san_francisco(scrub):
     result = scrub({"hcpcs_code": "99213", "service_zip": SAN_FRANCISCO})
     assert allowed(result) == [10915]
     line = result.lines.iloc[0]
-    assert (line["release"], line["locality"], line["setting"]) == ("RVU25D", "01112-05", "non_facility")
+    assert (line["release"], line["locality"], line["setting"]) == (
+        "RVU25D",
+        "01112-05",
+        "non_facility",
+    )
     assert (line["gpci_work"], line["gpci_pe"], line["gpci_mp"]) == (1088, 1419, 445)
     assert (line["work_rvu"], line["pe_rvu"], line["mp_rvu"]) == (130, 135, 10)
     assert line["conversion_factor"] == 323465
@@ -26,7 +30,9 @@ def test_99213_nonfacility_san_francisco(scrub):
 
 def test_99213_facility_rate_by_place_of_service(scrub):
     """POS 22 uses the facility PE 0.57: (1.4144 + 0.57*1.419 + 0.0445) * CF = 73.3531 -> $73.35."""
-    result = scrub({"hcpcs_code": "99213", "service_zip": SAN_FRANCISCO, "place_of_service_code": "22"})
+    result = scrub(
+        {"hcpcs_code": "99213", "service_zip": SAN_FRANCISCO, "place_of_service_code": "22"}
+    )
     assert allowed(result) == [7335]
     assert result.lines["setting"].iloc[0] == "facility"
 
@@ -80,7 +86,12 @@ def test_modifier_26_on_a_code_without_components(scrub):
     result = scrub({"hcpcs_code": "99213", "hcpcs_modifier_1": "26", "charge_amount": "120.00"})
     assert result.lines["line_status"].iloc[0] == "not_payable"
     assert allowed(result) == [0]
-    assert result.flags.set_index("rule_code").loc["MODIFIER_INVALID_FOR_CODE", "dollars_at_risk_cents"] == 12000
+    assert (
+        result.flags.set_index("rule_code").loc[
+            "MODIFIER_INVALID_FOR_CODE", "dollars_at_risk_cents"
+        ]
+        == 12000
+    )
 
 
 @pytest.mark.parametrize(
@@ -116,7 +127,10 @@ def test_release_in_force_by_date_of_service(scrub):
     )
     assert list(result.lines["release"]) == ["RVU25A", "RVU25D", "RVU25A", "RVU25D"]
     assert list(result.lines["line_status"]) == [
-        "priced", "not_payable", "unknown_code", "carrier_priced"
+        "priced",
+        "not_payable",
+        "unknown_code",
+        "carrier_priced",
     ]
     assert allowed(result)[:2] == [4011, 0]
 
@@ -149,10 +163,20 @@ def test_locality_sources_and_their_flags(scrub):
     result = scrub(
         {"hcpcs_code": "99213", "service_zip": "94303", "patient_id": "A"},
         {"hcpcs_code": "99213", "service_zip": "00000", "patient_id": "B"},
-        {"hcpcs_code": "99213", "service_zip": "", "carrier": "01182", "locality": "18",
-         "patient_id": "C"},
-        {"hcpcs_code": "99213", "service_zip": "", "carrier": "99999", "locality": "01",
-         "patient_id": "D"},
+        {
+            "hcpcs_code": "99213",
+            "service_zip": "",
+            "carrier": "01182",
+            "locality": "18",
+            "patient_id": "C",
+        },
+        {
+            "hcpcs_code": "99213",
+            "service_zip": "",
+            "carrier": "99999",
+            "locality": "01",
+            "patient_id": "D",
+        },
     )
     assert list(result.lines["locality"]) == ["01112-09", "national", "01182-18", "national"]
     assert flags_of(result, 1) == ["ZIP_NEEDS_PLUS_FOUR"]

@@ -45,7 +45,8 @@ def test_two_units_of_a_bilateral_code(scrub):
 
 
 def test_modifier_50_indicator_2_pays_one_side(scrub):
-    """92134 (BILAT 2) non-facility: (0.32*1.014 + 0.63*1.003 + 0.02*1.409)*CF = 31.8467 -> $31.85."""
+    """92134 (BILAT 2) non-facility: (0.32*1.014 + 0.63*1.003 + 0.02*1.409)*CF = 31.8467
+    -> $31.85, once for both sides."""
     result = scrub({"hcpcs_code": "92134", "hcpcs_modifier_1": "50"})
     assert allowed(result) == [3185]
 
@@ -153,11 +154,19 @@ def test_non_participating_and_limiting_charge(scrub):
     """99213 in San Francisco, $109.15 par. Non-par 95% = 103.6925 -> $103.69. Limiting charge
     109.25% of 109.15 = 119.246 -> $119.25; a $150.00 charge exceeds it by $30.75.
     """
-    result = scrub({"hcpcs_code": "99213", "service_zip": "94110", "participating": "N",
-                    "charge_amount": "150.00"})
+    result = scrub(
+        {
+            "hcpcs_code": "99213",
+            "service_zip": "94110",
+            "participating": "N",
+            "charge_amount": "150.00",
+        }
+    )
     assert allowed(result) == [10369]
     assert result.lines["limiting_charge_cents"].iloc[0] == 11925
-    risk = result.flags.set_index("rule_code").loc["LIMITING_CHARGE_EXCEEDED", "dollars_at_risk_cents"]
+    risk = result.flags.set_index("rule_code").loc[
+        "LIMITING_CHARGE_EXCEEDED", "dollars_at_risk_cents"
+    ]
     assert risk == 3075
 
 

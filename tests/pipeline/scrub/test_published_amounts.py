@@ -18,7 +18,10 @@ def _pfrev_76145() -> pd.DataFrame:
     text = gzip.decompress((DATA / "PFREV25C_76145_payment_amounts.txt.gz").read_bytes()).decode()
     rows = [r for r in csv.reader(io.StringIO(text)) if r and not r[0].startswith("TRL")]
     return pd.DataFrame(
-        [(r[1], r[2], r[3], int(round(float(r[5]) * 100)), int(round(float(r[6]) * 100))) for r in rows],
+        [
+            (r[1], r[2], r[3], int(round(float(r[5]) * 100)), int(round(float(r[6]) * 100)))
+            for r in rows
+        ],
         columns=["carrier", "locality", "hcpcs", "nonfacility", "facility"],
     )
 
@@ -26,11 +29,22 @@ def _pfrev_76145() -> pd.DataFrame:
 def _price_everywhere(reference, config, frame: pd.DataFrame, pos: str, mods=None):
     from pipeline.run import scrub_frame
 
-    raw = batch(*(
-        {"hcpcs_code": h, "carrier": c, "locality": loc, "service_zip": "", "patient_id": str(i),
-         "place_of_service_code": pos, "hcpcs_modifier_1": "" if mods is None else mods[i]}
-        for i, (c, loc, h) in enumerate(frame[["carrier", "locality", "hcpcs"]].itertuples(index=False))
-    ))
+    raw = batch(
+        *(
+            {
+                "hcpcs_code": h,
+                "carrier": c,
+                "locality": loc,
+                "service_zip": "",
+                "patient_id": str(i),
+                "place_of_service_code": pos,
+                "hcpcs_modifier_1": "" if mods is None else mods[i],
+            }
+            for i, (c, loc, h) in enumerate(
+                frame[["carrier", "locality", "hcpcs"]].itertuples(index=False)
+            )
+        )
+    )
     return scrub_frame(raw, reference, config).lines
 
 

@@ -1,0 +1,112 @@
+"""Benchmark: price a realistic synthetic batch and print lines per second and peak memory.
+
+Codes and modifiers are drawn from the bundled RVU file, several lines per claim, patients
+seen by a few providers on a few days, ZIPs from the CMS ZIP5 file.
+
+    .venv/bin/python benchmarks/bench_pricing.py --lines 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import PipelineConfig
+from pipeline.extract.claims import normalize_batch
+from pipeline.extract.releases import bundled_reference_data
+from pipeline.run import scrub_frame
+from pipeline.scrub.price import price_lines
+
+POS = ["11"] * 6 + ["22", "21", "23", "19", "02", "10", "31", "81"]
+
+
+def synthetic_batch(n: int, seed: int = 7) -> pd.DataFrame:
+    """A batch of `n` claim lines shaped like a physician group's nightly file."""
+    rng = np.random.default_rng(seed)
+    ref = bundled_reference_data()
+    rvu = ref.releases[-1].rvu
+    globals_ = rvu[rvu["mod"] == ""]
+    weights = np.where(globals_["status"].isin(["A", "T"]), 8.0, 1.0)
+    codes = rng.choice(globals_["hcpcs"].to_numpy(), size=n, p=weights / weights.sum())
+    pctc1 = set(rvu.loc[rvu["pctc"] == "1", "hcpcs"])
+    mod1 = np.full(n, "", dtype=object)
+    component = np.isin(codes, list(pctc1))
+    mod1[component] = rng.choice(["26", "TC", ""], size=int(component.sum()), p=[0.5, 0.2, 0.3])
+    other = ~component & (rng.random(n) < 0.15)
+    mod1[other] = rng.choice(["25", "59", "50", "RT", "LT", "80", "GP", "XU"], size=int(other.sum()))
+
+    lines_per_claim = rng.integers(1, 7, size=n)
+    claim_of_line = np.repeat(np.arange(n), lines_per_claim)[:n]
+    line_no = np.arange(n) - np.searchsorted(claim_of_line, claim_of_line)
+    n_claims = int(claim_of_line.max()) + 1
+    patient = rng.integers(0, max(n // 8, 1), size=n_claims)[claim_of_line]
+    provider = rng.integers(0, max(n // 400, 1), size=n_claims)[claim_of_line]
+    day = rng.integers(0, 365, size=n_claims)[claim_of_line]
+    zips = ref.zip5["zip5"].to_numpy()
+    zip_of_provider = rng.choice(zips, size=int(provider.max()) + 1)
+    dos = (np.datetime64("2025-01-01") + day.astype("timedelta64[D]")).astype(str)
+    charge = rng.integers(2_000, 150_000, size=n)
+    return pd.DataFrame(
+        {
+            "claim_id": pd.Series(claim_of_line).astype(str),
+            "claim_line_number": pd.Series(line_no + 1).astype(str),
+            "patient_id": pd.Series(patient).astype(str),
+            "payer": "Medicare Part B",
+            "rendering_npi": pd.Series(1_000_000_000 + provider).astype(str),
+            "billing_npi": "",
+            "claim_line_start_date": dos,
+            "place_of_service_code": rng.choice(POS, size=n),
+            "hcpcs_code": codes,
+            "hcpcs_modifier_1": mod1,
+            "service_unit_quantity": rng.choice(["1", "1", "1", "2", "3"], size=n),
+            "charge_amount": pd.Series(charge // 100).astype(str) + "." + pd.Series(charge % 100).astype(str).str.zfill(2),
+            "paid_amount": pd.Series(charge // 250).astype(str) + ".00",
+            "service_zip": zip_of_provider[provider],
+        }
+    ).astype("string")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    args = parser.parse_args()
+    config = PipelineConfig.from_env({"CLAIMS_PIPELINE_PATIENT_KEY": "benchmark"})
+
+    t = time.perf_counter()
+    ref = bundled_reference_data()
+    print(f"reference data loaded in {time.perf_counter() - t:.2f} s")
+    t = time.perf_counter()
+    raw = synthetic_batch(args.lines)
+    print(f"generated {len(raw):,} lines in {time.perf_counter() - t:.2f} s "
+          f"(peak RSS so far {peak_rss_mb():,.0f} MB)")
+
+    t = time.perf_counter()
+    lines = normalize_batch(raw, patient_key=config.patient_key)
+    normalize_s = time.perf_counter() - t
+    t = time.perf_counter()
+    priced = price_lines(lines, ref)
+    price_s = time.perf_counter() - t
+    print(f"normalize: {normalize_s:.2f} s ({len(raw) / normalize_s:,.0f} lines/s)")
+    print(f"pricing:   {price_s:.2f} s ({len(raw) / price_s:,.0f} lines/s), "
+          f"{int((priced.lines['line_status'] == 'priced').sum()):,} priced, "
+          f"{len(priced.flags):,} flags")
+    del lines, priced
+
+    t = time.perf_counter()
+    result = scrub_frame(raw, ref, config)
+    full_s = time.perf_counter() - t
+    print(f"full scrub (normalize, price, paid check, reports in memory): {full_s:.2f} s "
+          f"({len(raw) / full_s:,.0f} lines/s), {result.summary['lines_flagged']:,} lines flagged")
+    print(f"peak RSS: {peak_rss_mb():,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Report files: names, types, conservation, and writing to S3."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.extract.releases import bundled_path
+from pipeline.report.storage import Destination
+from pipeline.run import scrub_file
+
+SAMPLE_2025 = bundled_path("samples/tuva_professional_2025.csv.gz")
+SAMPLE_2018 = bundled_path("samples/tuva_professional_2018.csv.gz")
+
+
+def test_bundled_2025_batch_report(tmp_path, reference, config):
+    result = scrub_file(SAMPLE_2025, reference, config, Destination(str(tmp_path)), run_id="r1")
+    folder = tmp_path / "tuva_professional_2025"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [
+        "claims.csv",
+        "claims.parquet",
+        "flags.parquet",
+        "lines.csv",
+        "lines.parquet",
+        "summary.json",
+    ]
+
+    lines = pq.read_table(folder / "lines.parquet")
+    assert lines.num_rows == 4870
+    assert lines.schema.field("expected_allowed").type == pa.decimal128(18, 2)
+    assert lines.schema.field("flags").type == pa.list_(pa.string())
+    assert not {"member_id", "patient_key", "dos"} & set(lines.column_names)
+    frame = lines.to_pandas()
+    assert sorted(frame["input_row"]) == list(range(1, 4871))
+    raw = pd.read_csv(SAMPLE_2025, dtype=str)
+    assert not set(frame["patient_id"]) & set(raw["patient_id"])
+
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["lines_read"] == summary["lines_written"] == 4870
+    assert sum(summary["line_status"].values()) == 4870
+    assert summary["conservation_ok"]
+    assert set(summary["releases_used"]) == {"RVU25A", "RVU25D"}
+    assert summary["patient_key_source"] == "env"
+
+    priced = frame[frame["line_status"] == "priced"]
+    total = sum(priced["expected_allowed"], Decimal(0))
+    assert int(total * 100) + 0 == int(frame["expected_allowed"].dropna().sum() * 100)
+    assert summary["totals"]["expected_allowed_cents"] == int(total * 100)
+
+    claims = pd.read_parquet(folder / "claims.parquet")
+    assert claims["dollars_at_risk"].is_monotonic_decreasing
+    assert claims["lines"].sum() == 4870
+    csv_lines = pd.read_csv(folder / "lines.csv", dtype=str, keep_default_na=False)
+    assert len(csv_lines) == 4870
+    assert csv_lines.loc[0, "flags"] == ";".join(frame.loc[0, "flags"])
+    assert result.summary["run_id"] == "r1"
+
+
+def test_original_2018_batch_is_all_outside_loaded_years(tmp_path, reference, config):
+    result = scrub_file(SAMPLE_2018, reference, config, Destination(str(tmp_path)))
+    s = result.summary
+    assert s["lines_read"] == 4870
+    assert s["line_status"]["outside_loaded_years"] == 4870 - s["line_status"]["rejected"]
+    assert s["line_status"]["priced"] == 0
+    assert s["flags_by_rule"]["OUTSIDE_LOADED_YEARS"] == s["line_status"]["outside_loaded_years"]
+
+
+def test_reports_written_to_s3(s3_bucket, s3_server, reference, config):
+    result = scrub_file(
+        SAMPLE_2025, reference, config, Destination(f"s3://{s3_bucket}/nightly/2025")
+    )
+    client = s3_server.client()
+    keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket)["Contents"])
+    assert keys == [
+        f"nightly/2025/tuva_professional_2025/{n}"
+        for n in (
+            "claims.csv",
+            "claims.parquet",
+            "flags.parquet",
+            "lines.csv",
+            "lines.parquet",
+            "summary.json",
+        )
+    ]
+    body = client.get_object(Bucket=s3_bucket, Key=keys[4])["Body"].read()
+    assert pq.read_table(io.BytesIO(body)).num_rows == 4870
+    assert result.outputs["summary.json"].startswith(f"s3://{s3_bucket}/nightly/2025/")

@@ -93,6 +93,35 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series:
     return pd.Series("", index=frame.index, dtype="string")
 
 
+def by_unique(values: pd.Series, fn) -> np.ndarray:
+    """Apply `fn` (Series -> array-like) to the distinct values only and spread the result.
+
+    Claim batches repeat the same codes, dates and amounts on many lines, so parsing each
+    distinct value once is much cheaper than parsing every line.
+    """
+    codes, uniques = pd.factorize(values.fillna(""))
+    result = np.asarray(fn(pd.Series(np.asarray(uniques, dtype=object), dtype="string")))
+    return result[codes] if len(codes) else result[:0]
+
+
+def _obj(values) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=object), dtype=object)
+
+
+def _parse_dates(text: pd.Series) -> np.ndarray:
+    dos = pd.to_datetime(text.str[:10], format="%Y-%m-%d", errors="coerce")
+    compact = dos.isna() & text.str.fullmatch(r"\d{8}").fillna(False)
+    alt = pd.to_datetime(text.where(compact), format="%Y%m%d", errors="coerce")
+    return dos.where(~compact, alt).to_numpy("datetime64[s]")
+
+
+def _parse_units(text: pd.Series) -> np.ndarray:
+    """Units as int64, with -1 for a value that is not a positive whole number, 0 for blank."""
+    num = pd.to_numeric(text, errors="coerce")
+    whole = num.notna() & (num == num.round()) & (num > 0) & (num < 10**9)
+    return np.where(text == "", 0, np.where(whole, num.fillna(1), -1)).astype("int64")
+
+
 def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     """Return the batch without direct identifiers plus typed pricing columns.
 
@@ -100,50 +129,54 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     units_defaulted, charge_cents, paid_cents, deductible_cents, zip5, carrier, locality,
     participating, input_problem (a rule code, or empty when the row is usable).
     """
-    out = raw.drop(columns=[c for c in IDENTIFIER_COLUMNS if c in raw.columns]).copy()
+    raw = raw.reset_index(drop=True)
+    out = raw.drop(columns=[c for c in IDENTIFIER_COLUMNS if c in raw.columns])
     out.insert(0, "line_index", np.arange(len(out), dtype="int64"))
+    extra: dict[str, object] = {}
 
     payer = _text(raw, "payer")
-    out["patient_id"] = hash_patient_ids(payer, _text(raw, "patient_id"), patient_key)
-    out["patient_key"] = out["patient_id"]
+    hashed = hash_patient_ids(payer, _text(raw, "patient_id"), patient_key)
+    out["patient_id"] = hashed
+    extra["patient_key"] = _obj(hashed)
     rendering, billing = _text(raw, "rendering_npi"), _text(raw, "billing_npi")
-    out["provider"] = rendering.where(rendering != "", billing)
+    extra["provider"] = _obj(rendering.where(rendering != "", billing))
+    dos = by_unique(_text(raw, "claim_line_start_date"), _parse_dates)
+    extra["dos"] = pd.Series(dos, dtype="datetime64[s]")
 
-    dos_text = _text(raw, "claim_line_start_date")
-    dos = pd.to_datetime(dos_text.str[:10], format="%Y-%m-%d", errors="coerce")
-    compact = dos.isna() & dos_text.str.fullmatch(r"\d{8}")
-    dos = dos.where(
-        ~compact, pd.to_datetime(dos_text.where(compact), format="%Y%m%d", errors="coerce")
-    )
-    out["dos"] = dos.astype("datetime64[s]")
+    def pos_code(t: pd.Series) -> pd.Series:
+        return t.where(~t.str.fullmatch(r"\d"), t.str.zfill(2))
 
-    pos = _text(raw, "place_of_service_code")
-    out["pos"] = pos.where(~pos.str.fullmatch(r"\d"), pos.str.zfill(2))
-    out["hcpcs"] = _text(raw, "hcpcs_code").str.upper()
+    extra["pos"] = _obj(by_unique(_text(raw, "place_of_service_code"), pos_code))
+    extra["hcpcs"] = _obj(by_unique(_text(raw, "hcpcs_code"), lambda t: t.str.upper()))
     for i, col in enumerate(MODIFIER_COLUMNS, 1):
-        out[f"mod_{i}"] = _text(raw, col).str.upper()
+        extra[f"mod_{i}"] = _obj(by_unique(_text(raw, col), lambda t: t.str.upper()))
 
-    units_text = _text(raw, "service_unit_quantity")
-    units_num = pd.to_numeric(units_text, errors="coerce")
-    out["units_defaulted"] = units_text == ""
-    whole = units_num.notna() & (units_num == units_num.round()) & (units_num > 0)
-    out["units"] = units_num.where(whole, 1).fillna(1).astype("int64")
+    units = by_unique(_text(raw, "service_unit_quantity"), _parse_units)
+    extra["units_defaulted"] = units == 0
+    extra["units"] = np.where(units > 0, units, 1)
 
-    charge, bad_charge = parse_money(_text(raw, "charge_amount"))
-    paid, bad_paid = parse_money(_text(raw, "paid_amount"))
-    deductible, bad_ded = parse_money(_text(raw, "deductible_amount"))
-    out["charge_cents"], out["paid_cents"], out["deductible_cents"] = charge, paid, deductible
+    bad_amount = np.zeros(len(out), dtype=bool)
+    for name, col in (("charge", "charge_amount"), ("paid", "paid_amount"),
+                      ("deductible", "deductible_amount")):
+        cents = by_unique(_text(raw, col), lambda t: parse_money(t)[0].fillna(-(2**62)))
+        bad = by_unique(_text(raw, col), lambda t: parse_money(t)[1])
+        extra[f"{name}_cents"] = pd.arrays.IntegerArray(
+            np.where(cents == -(2**62), 0, cents).astype("int64"), cents == -(2**62)
+        )
+        bad_amount |= bad.astype(bool)
 
-    out["zip5"] = _text(raw, "service_zip").str[:5]
-    out["carrier"], out["locality"] = _text(raw, "carrier"), _text(raw, "locality")
-    part = _text(raw, "participating").str.upper()
-    out["participating"] = ~part.isin(["N", "NO", "FALSE", "0"])
+    extra["zip5"] = _obj(_text(raw, "service_zip").str[:5])
+    extra["carrier"] = _obj(_text(raw, "carrier"))
+    extra["locality"] = _obj(_text(raw, "locality"))
+    part = by_unique(_text(raw, "participating"), lambda t: t.str.upper())
+    extra["participating"] = ~np.isin(part, ["N", "NO", "FALSE", "0"])
 
-    problem = pd.Series("", index=out.index, dtype="string")
-    problem = problem.mask(bad_charge | bad_paid | bad_ded, "INPUT_BAD_AMOUNT")
-    bad_units = ~out["units_defaulted"] & ~whole
-    problem = problem.mask(bad_units, "INPUT_BAD_UNITS")
-    problem = problem.mask(out["dos"].isna(), "INPUT_BAD_DATE")
-    problem = problem.mask(out["hcpcs"] == "", "INPUT_MISSING_CODE")
-    out["input_problem"] = problem
-    return out
+    problem = np.full(len(out), "", dtype=object)
+    problem[bad_amount] = "INPUT_BAD_AMOUNT"
+    problem[units < 0] = "INPUT_BAD_UNITS"
+    problem[np.isnat(dos)] = "INPUT_BAD_DATE"
+    problem[np.asarray(extra["hcpcs"]) == ""] = "INPUT_MISSING_CODE"
+    extra["input_problem"] = _obj(problem)
+    clash = [c for c in extra if c in out.columns]
+    out = out.drop(columns=clash)
+    return pd.concat([out, pd.DataFrame(extra, index=out.index)], axis=1)

@@ -1,151 +1,178 @@
-"""Attach the release, locality, GPCIs and RVU row that price each line."""
+"""Attach the release, locality, GPCIs and RVU rows that price each line, fast.
+
+Lookups are done once per distinct key and spread back to the lines, so their cost follows
+the number of distinct codes and localities in a batch, not the number of lines.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from pipeline.extract.releases import ReferenceData
 
-RVU_FIELDS = (
-    "status",
-    "work_rvu",
-    "nf_pe_rvu",
-    "f_pe_rvu",
-    "mp_rvu",
-    "nf_na",
-    "f_na",
-    "pctc",
-    "glob_days",
-    "mult_proc",
-    "bilat",
-    "asst",
-    "co_surg",
-    "team",
-    "endo_base",
-    "cf",
-    "img_family",
-    "opps_nf_pe",
-    "opps_f_pe",
-    "opps_mp",
-)
 NATIONAL = "national"
+TEXT_FIELDS = (
+    "status", "pctc", "glob_days", "mult_proc", "bilat", "asst", "co_surg", "team", "endo_base",
+)
+NUMBER_FIELDS = (
+    "work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu", "cf", "opps_nf_pe", "opps_f_pe", "opps_mp",
+)
+FLAG_FIELDS = ("nf_na", "f_na")
 
 
 def group_ids(*columns: pd.Series | np.ndarray) -> np.ndarray:
-    """One integer id per distinct combination of the given columns (vectorized)."""
+    """One integer id per distinct combination of the given columns."""
     combined = np.zeros(len(columns[0]), dtype="int64")
     for col in columns:
-        codes, uniques = pd.factorize(np.asarray(col) if not isinstance(col, pd.Series) else col)
+        codes, uniques = pd.factorize(col)
         combined = combined * (len(uniques) + 1) + (codes + 1)
         combined, _ = pd.factorize(combined)
     return combined.astype("int64")
 
 
-def rvu_table(ref: ReferenceData) -> pd.DataFrame:
-    """All releases' RVU rows in one frame indexed by (release index, HCPCS, modifier)."""
-    frames = [r.rvu.assign(release_idx=i) for i, r in enumerate(ref.releases)]
-    table = pd.concat(frames, ignore_index=True)
-    return table.set_index(["release_idx", "hcpcs", "mod"]).sort_index()
+@dataclass(frozen=True)
+class Codes:
+    """A batch's procedure codes, factorized once: per-line ids into `uniques`."""
+
+    ids: np.ndarray
+    uniques: np.ndarray
+
+    @classmethod
+    def of(cls, hcpcs: pd.Series | np.ndarray) -> Codes:
+        ids, uniques = pd.factorize(np.asarray(hcpcs, dtype=object))
+        return cls(ids.astype("int64"), np.asarray(uniques, dtype=object))
 
 
-def lookup_rvu(
-    table: pd.DataFrame, release_idx: np.ndarray, hcpcs: pd.Series, mod: pd.Series
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """RVU fields for each (release, code, modifier); also a found mask.
+@dataclass(frozen=True)
+class RvuRows:
+    """RVU fields for each line (defaults where the key was not found)."""
 
-    Lookups run once per distinct key and are spread back to the lines, so the cost follows
-    the number of distinct codes, not the number of lines.
-    """
-    keys = pd.MultiIndex.from_arrays([release_idx, hcpcs.to_numpy(), mod.to_numpy()])
-    codes, uniques = keys.factorize()
-    pos = table.index.get_indexer(uniques)
-    found_u = pos >= 0
-    rows = table.iloc[np.where(found_u, pos, 0)][list(RVU_FIELDS)].reset_index(drop=True)
-    rows = rows.iloc[codes].reset_index(drop=True)
-    return rows, found_u[codes]
+    found: np.ndarray
+    fields: dict[str, np.ndarray]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.fields[name]
 
 
-def code_exists(table: pd.DataFrame, release_idx: np.ndarray, hcpcs: pd.Series) -> np.ndarray:
-    """Whether the code has any row (any modifier) in the release in force."""
-    base = table.index.droplevel("mod").unique()
-    keys = pd.MultiIndex.from_arrays([release_idx, hcpcs.to_numpy()])
-    codes, uniques = keys.factorize()
-    return (base.get_indexer(uniques) >= 0)[codes]
+class RvuIndex:
+    """All releases' RVU rows, keyed by (release index, HCPCS, modifier)."""
+
+    def __init__(self, ref: ReferenceData) -> None:
+        table = pd.concat(
+            [r.rvu.assign(release_idx=i) for i, r in enumerate(ref.releases)], ignore_index=True
+        )
+        self.index = pd.MultiIndex.from_arrays(
+            [table["release_idx"].to_numpy(), table["hcpcs"].to_numpy(object),
+             table["mod"].to_numpy(object)]
+        )
+        self.codes = pd.MultiIndex.from_arrays(
+            [table["release_idx"].to_numpy(), table["hcpcs"].to_numpy(object)]
+        ).unique()
+        # Each column ends with one default value, picked by position -1 when a key is absent.
+        self.columns: dict[str, np.ndarray] = {}
+        for c in TEXT_FIELDS:
+            self.columns[c] = np.append(table[c].to_numpy(object), "")
+        for c in NUMBER_FIELDS:
+            self.columns[c] = np.append(table[c].to_numpy("int64"), 0)
+        for c in FLAG_FIELDS:
+            self.columns[c] = np.append(table[c].to_numpy(bool), False)
+
+    def lookup(
+        self, rel: np.ndarray, codes: Codes, mod: np.ndarray | str,
+        fields: tuple[str, ...] | None = None,
+    ) -> RvuRows:
+        """Rows for (release, code, modifier) per line; `mod` is per line or one value."""
+        n = len(rel)
+        mods = np.full(n, mod, dtype=object) if isinstance(mod, str) else np.asarray(mod, object)
+        mod_ids, mod_uniques = pd.factorize(mods)
+        c, m = len(codes.uniques) + 1, len(mod_uniques) + 1
+        key = (rel.astype("int64") * c + codes.ids) * m + mod_ids
+        key_ids, key_uniques = pd.factorize(key)
+        r, rest = np.divmod(key_uniques, c * m)
+        code_u, mod_u = np.divmod(rest, m)
+        wanted = pd.MultiIndex.from_arrays(
+            [r, codes.uniques[code_u], np.asarray(mod_uniques, dtype=object)[mod_u]]
+        )
+        pos = self.index.get_indexer(wanted)[key_ids] if n else np.zeros(0, "int64")
+        names = fields or tuple(self.columns)
+        return RvuRows(pos >= 0, {name: self.columns[name][pos] for name in names})
+
+    def has_code(self, rel: np.ndarray, codes: Codes) -> np.ndarray:
+        """Whether the code has any row (any modifier) in the release."""
+        key = rel.astype("int64") * (len(codes.uniques) + 1) + codes.ids
+        key_ids, key_uniques = pd.factorize(key)
+        r, code_u = np.divmod(key_uniques, len(codes.uniques) + 1)
+        wanted = pd.MultiIndex.from_arrays([r, codes.uniques[code_u]])
+        return (self.codes.get_indexer(wanted) >= 0)[key_ids]
 
 
 def resolve_locality(
-    lines: pd.DataFrame, ref: ReferenceData, default_locality: str | None
-) -> tuple[pd.Series, pd.Series, np.ndarray]:
-    """Locality key per line and how it was found: carrier+locality, ZIP, default or national.
+    zip5: pd.Series, carrier: pd.Series, locality: pd.Series, ref: ReferenceData,
+    default_locality: str | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Locality key per line, how it was found, and whether the ZIP needs ZIP+4.
 
-    Returns (locality_key, source, plus_four). The source is one of "carrier_locality",
-    "zip", "zip_not_found", "default", "national".
+    The source is one of "carrier_locality", "zip", "zip_not_found", "default", "national".
     """
-    n = len(lines)
-    key = pd.Series(NATIONAL, index=lines.index, dtype="string")
-    source = pd.Series(NATIONAL, index=lines.index, dtype="string")
-
     zips = ref.zip5.set_index("zip5")
-    zip_codes, zip_uniques = pd.factorize(lines["zip5"])
-    pos = zips.index.get_indexer(zip_uniques)
-    zip_key = np.where(pos >= 0, zips["locality_key"].to_numpy()[np.clip(pos, 0, None)], "")[
-        zip_codes
-    ]
-    plus4_u = np.where(pos >= 0, zips["plus_four"].to_numpy()[np.clip(pos, 0, None)], False)
-    plus_four = np.asarray(plus4_u[zip_codes], dtype=bool) if n else np.zeros(0, bool)
-    has_zip = (lines["zip5"] != "").to_numpy()
+    zip_ids, zip_uniques = pd.factorize(np.asarray(zip5, dtype=object))
+    pos_u = zips.index.get_indexer(zip_uniques)
+    key_u = np.where(pos_u >= 0, zips["locality_key"].to_numpy(object)[np.clip(pos_u, 0, None)], "")
+    plus4_u = np.where(pos_u >= 0, zips["plus_four"].to_numpy(bool)[np.clip(pos_u, 0, None)], False)
+    zip_key = key_u[zip_ids] if len(zip_ids) else np.zeros(0, object)
+    plus_four = plus4_u[zip_ids].astype(bool) if len(zip_ids) else np.zeros(0, bool)
+    has_zip = np.asarray(zip5, dtype=object) != ""
     found_zip = has_zip & (zip_key != "")
 
-    if default_locality:
-        key[:] = default_locality
-        source[:] = "default"
-    key = key.mask(found_zip, pd.Series(zip_key, index=lines.index, dtype="string"))
-    source = source.mask(found_zip, "zip").mask(has_zip & ~found_zip, "zip_not_found")
-
-    given = (lines["carrier"] != "") & (lines["locality"] != "")
-    given_key = lines["carrier"].str.zfill(5) + "-" + lines["locality"].str.zfill(2)
-    key = key.mask(given, given_key)
-    source = source.mask(given, "carrier_locality")
-    return key, source, plus_four & found_zip & ~given.to_numpy()
+    fallback = default_locality or NATIONAL
+    key = np.where(found_zip, zip_key, fallback).astype(object)
+    source = np.where(found_zip, "zip", "default" if default_locality else NATIONAL).astype(object)
+    source = np.where(has_zip & ~found_zip, "zip_not_found", source)
+    carrier_a, locality_a = np.asarray(carrier, object), np.asarray(locality, object)
+    given = (carrier_a != "") & (locality_a != "")
+    if given.any():
+        given_key = (pd.Series(carrier_a).str.zfill(5) + "-" + pd.Series(locality_a).str.zfill(2))
+        key = np.where(given, given_key.to_numpy(object), key)
+        source = np.where(given, "carrier_locality", source)
+    return key, source, plus_four & found_zip & ~given
 
 
 def attach_gpci(
-    ref: ReferenceData, release_idx: np.ndarray, locality: pd.Series
+    ref: ReferenceData, rel: np.ndarray, locality: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Work, PE and MP GPCIs (thousandths) per line, national 1.000 where not found."""
-    frames = [
-        r.gpci.assign(release_idx=i)[
-            ["release_idx", "locality_key", "gpci_work", "gpci_pe", "gpci_mp"]
-        ]
-        for i, r in enumerate(ref.releases)
-    ]
+    """Work, PE and MP GPCIs (thousandths) per line; national 1.000 where not found."""
+    frames = [r.gpci.assign(release_idx=i) for i, r in enumerate(ref.releases)]
     table = pd.concat(frames).set_index(["release_idx", "locality_key"])
-    keys = pd.MultiIndex.from_arrays([release_idx, locality.to_numpy()])
-    codes, uniques = keys.factorize()
-    pos = table.index.get_indexer(uniques)
+    loc_ids, loc_uniques = pd.factorize(np.asarray(locality, dtype=object))
+    key = rel.astype("int64") * (len(loc_uniques) + 1) + loc_ids
+    key_ids, key_uniques = pd.factorize(key)
+    r, l_u = np.divmod(key_uniques, len(loc_uniques) + 1)
+    wanted_loc = np.asarray(loc_uniques, dtype=object)[l_u]
+    pos = table.index.get_indexer(pd.MultiIndex.from_arrays([r, wanted_loc]))
     missing = pos < 0
     if missing.any():
         # California is served by two carrier numbers (01112, 01182) and CMS's own OPPSCAP
         # file lists Southern California localities under both; a locality number is unique
         # within the carrier family (same first three digits), so match on that.
         alias = _carrier_family_alias(table)
-        alt = [(r, alias.get((str(k)[:3], str(k)[-2:]), "")) for r, k in uniques[missing]]
-        alt_pos = table.index.get_indexer(pd.MultiIndex.from_tuples(alt)) if alt else []
-        pos[missing] = alt_pos
-    found = (pos >= 0)[codes]
+        alt = [alias.get((str(k)[:3], str(k)[-2:]), "") for k in wanted_loc[missing]]
+        pos[missing] = table.index.get_indexer(pd.MultiIndex.from_arrays([r[missing], alt]))
+    found_u = pos >= 0
+    safe = np.clip(pos, 0, None)
     values = [
-        np.where(pos >= 0, table[c].to_numpy()[np.clip(pos, 0, None)], 1000)[codes]
+        np.where(found_u, table[c].to_numpy("int64")[safe], 1000)[key_ids]
         for c in ("gpci_work", "gpci_pe", "gpci_mp")
     ]
-    return values[0], values[1], values[2], found
+    return values[0], values[1], values[2], found_u[key_ids]
 
 
 def _carrier_family_alias(table: pd.DataFrame) -> dict[tuple[str, str], str]:
     """Map (first three carrier digits, locality) to the one GPCI locality key it names."""
-    keys = pd.Series(table.index.get_level_values("locality_key").unique(), dtype="string")
+    keys = pd.Series(table.index.get_level_values("locality_key").unique(), dtype=object)
     fam = pd.DataFrame({"key": keys, "fam": keys.str[:3], "loc": keys.str[-2:]})
-    unique = fam.drop_duplicates(["fam", "loc", "key"]).groupby(["fam", "loc"])["key"]
-    counts = unique.transform("size")
-    fam = fam.drop_duplicates(["fam", "loc", "key"])[counts.to_numpy() == 1]
+    counts = fam.groupby(["fam", "loc"])["key"].transform("size")
+    fam = fam[counts.to_numpy() == 1]
     return {(f, loc): k for f, loc, k in fam[["fam", "loc", "key"]].itertuples(index=False)}

@@ -1,0 +1,158 @@
+"""Multiple-procedure payment reductions (RVU file MULT PROC 1-7), ranked by fee amount.
+
+Ranking is within patient + provider + date of service, highest fee first; each unit is one
+procedure; ties in amount are broken by input order, which never changes the total.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.money import div_round_half_up
+from pipeline.scrub.context import PricingContext, apply_bp, fee_1e9, to_cents
+from pipeline.scrub.lookup import Codes, RvuIndex, group_ids
+from pipeline.scrub.rules import payment_rules
+from pipeline.scrub.text import Dollars, Percent
+
+
+def rank_units(group: np.ndarray, amount: np.ndarray, units: np.ndarray, tiebreak: np.ndarray):
+    """How many units rank ahead of each line's first unit in its group."""
+    order = np.lexsort((tiebreak, -amount, group))
+    g, u = group[order], units[order]
+    csum = np.cumsum(u)
+    start = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, bool)
+    start_csum = np.maximum.accumulate(np.where(start, csum - u, 0)) if len(g) else csum
+    before = np.empty_like(csum)
+    before[order] = csum - u - start_csum
+    return before
+
+
+def reduced_units(before: np.ndarray, units: np.ndarray, full: int = 1) -> np.ndarray:
+    """Units of each line past the first `full` of its group."""
+    return units - np.clip(full - before, 0, units)
+
+
+def kept_reduction(unit_cents: np.ndarray, n_reduced: np.ndarray, keep_bp: int) -> np.ndarray:
+    """Amount removed when `n_reduced` units are paid at keep_bp of `unit_cents`."""
+    return unit_cents * n_reduced - apply_bp(unit_cents * n_reduced, keep_bp)
+
+
+class MultipleProcedures:
+    """Applies every MULT PROC rule to one batch and records its flags."""
+
+    def __init__(self, ctx: PricingContext, priced: np.ndarray, mult: np.ndarray) -> None:
+        self.ctx, self.priced, self.mult = ctx, priced, mult
+        self.rules = payment_rules()["multiple_procedure"]
+        self.reduction = np.zeros(ctx.n, dtype="int64")
+        self.note = np.full(ctx.n, "", dtype=object)
+
+    def _record(self, red: np.ndarray, note: str) -> None:
+        self.reduction += red
+        sel = np.flatnonzero(red > 0)
+        self.note[sel] = [f"{t}; {note}" if t else note for t in self.note[sel]]
+
+    def endoscopy(self, rank_amount, endo_base, index: RvuIndex, rel, setting_pe, gpci, codes):
+        """MULT PROC 3: in each family (same ENDO BASE, the base code included), the highest
+        is paid in full and each other its fee minus the base code's fee. Returns family ids.
+        """
+        ctx, priced = self.ctx, self.priced
+        endo = priced & (self.mult == "3")
+        fam_id = np.full(ctx.n, -1, dtype="int64")
+        if not endo.any():
+            return fam_id
+        # A base endoscopy billed with another endoscopy of its family joins the family.
+        width = len(codes.uniques) + 1
+        base_ids = pd.Index(codes.uniques).get_indexer(endo_base[endo])
+        bases = ctx.group[endo] * width + base_ids
+        endo |= priced & np.isin(ctx.group * width + codes.ids, bases[base_ids >= 0])
+        family_code = np.where(endo_base != "", endo_base, ctx.hcpcs)
+        base_row = index.lookup(rel, Codes.of(family_code), "",
+                                ("work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu", "cf"))
+        gw, gpe, gmp = gpci
+        base_pe = np.where(setting_pe, base_row["f_pe_rvu"], base_row["nf_pe_rvu"])
+        base_fee = to_cents(fee_1e9(base_row["work_rvu"], base_pe, base_row["mp_rvu"],
+                                    gw, gpe, gmp, base_row["cf"]))
+        base_fee = np.where(base_row.found, base_fee, 0)
+
+        fam_id[endo] = group_ids(ctx.group[endo], family_code[endo])
+        sel = np.flatnonzero(endo)
+        before = rank_units(fam_id[sel], rank_amount[sel], np.ones(len(sel), "int64"), sel)
+        red = np.zeros(ctx.n, dtype="int64")
+        others = sel[before > 0]
+        red[others] = np.minimum(base_fee[others], rank_amount[others])
+        self._record(red, "endoscopy base subtracted")
+        ctx.flags.add("ENDOSCOPY_BASE_BUNDLED", red > 0, ctx.idx,
+                      ("Base endoscopy value ", Dollars(red), " subtracted from ", ctx.hcpcs,
+                       " within its family."))
+        return fam_id
+
+    def standard(self, base, rank_amount, proc_count, fam_id) -> None:
+        """MULT PROC 1, 2, 3: highest 100%, others 50%; a family ranks as one procedure."""
+        ctx, r = self.ctx, self.rules
+        std = self.priced & np.isin(self.mult, ["1", "2", "3"]) & ((proc_count > 0) | (fam_id >= 0))
+        in_family = std & (fam_id >= 0)
+        after = base - self.reduction
+        fam_total = np.zeros(ctx.n, dtype="int64")
+        if in_family.any():
+            fam_total[in_family] = (
+                pd.Series(after[in_family]).groupby(fam_id[in_family]).transform("sum").to_numpy()
+            )
+        first_in_family = np.zeros(ctx.n, dtype=bool)
+        if in_family.any():
+            _, first = np.unique(fam_id[in_family], return_index=True)
+            first_in_family[np.flatnonzero(in_family)[first]] = True
+        lead = std & ((fam_id < 0) | first_in_family)
+        sel = np.flatnonzero(lead)
+        if not len(sel):
+            return
+        amount = np.where(fam_id >= 0, fam_total, rank_amount)[sel]
+        count = np.where(fam_id >= 0, 1, proc_count)[sel]
+        before = rank_units(ctx.group[sel], amount, count, sel)
+        n_reduced = np.zeros(ctx.n, dtype="int64")
+        n_reduced[sel] = reduced_units(before, count, r["standard_full_count"])
+        by_report = np.zeros(ctx.n, dtype=bool)
+        by_report[sel] = before + count > r["standard_by_report_after"]
+        if in_family.any():
+            lead_reduced = pd.Series(n_reduced[sel], index=fam_id[sel])
+            lead_reduced = lead_reduced[lead_reduced.index >= 0]
+            n_reduced[in_family] = lead_reduced.reindex(fam_id[in_family]).to_numpy()
+        per_proc = np.where(fam_id >= 0, after, rank_amount)
+        red = np.where(std, kept_reduction(per_proc, n_reduced, r["standard_reduced"]), 0)
+        self._record(red, "multiple procedure 50%")
+        ctx.flags.add("MPPR_REDUCED", red > 0, ctx.idx,
+                      ("Ranked below a higher-paid procedure the same day: ", Dollars(red),
+                       " reduction (", n_reduced, " unit(s) at 50%)."))
+        ctx.flags.add("MPPR_BY_REPORT", std & by_report, ctx.idx,
+                      "Procedure ranked sixth or later the same day; the MAC may price it by "
+                      "report.")
+
+    def component(self, ind: str, fee_part: np.ndarray, proc_count, keep_bp: int, label: str):
+        """Rank one component (TC or PC) of MULT PROC 4/6/7 codes; reduce the 2nd and later."""
+        ctx = self.ctx
+        sel = np.flatnonzero(self.priced & (self.mult == ind) & (proc_count > 0) & (fee_part > 0))
+        if not len(sel):
+            return
+        before = rank_units(ctx.group[sel], fee_part[sel], proc_count[sel], sel)
+        red = np.zeros(ctx.n, dtype="int64")
+        red[sel] = kept_reduction(fee_part[sel], reduced_units(before, proc_count[sel]), keep_bp)
+        self._record(red, f"{label} {keep_bp // 100}%")
+        ctx.flags.add("MPPR_REDUCED", red > 0, ctx.idx,
+                      (f"Second or later {label} the same day: ", Dollars(red),
+                       " reduction (paid at ", Percent(np.full(ctx.n, keep_bp)), ")."))
+
+    def therapy(self, pe_1e9_unit: np.ndarray, proc_count: np.ndarray) -> None:
+        """MULT PROC 5: practice expense of every unit after the highest-PE unit at 50%."""
+        ctx = self.ctx
+        sel = np.flatnonzero(self.priced & (self.mult == "5") & (proc_count > 0))
+        if not len(sel):
+            return
+        keep = self.rules["therapy_pe_reduced"]
+        before = rank_units(ctx.group[sel], pe_1e9_unit[sel], proc_count[sel], sel)
+        n_red = reduced_units(before, proc_count[sel])
+        red = np.zeros(ctx.n, dtype="int64")
+        red[sel] = div_round_half_up(pe_1e9_unit[sel] * n_red * (10000 - keep), 10000 * 10**7)
+        self._record(red, f"therapy PE {keep // 100}%")
+        ctx.flags.add("MPPR_REDUCED", red > 0, ctx.idx,
+                      ("Therapy units after the first: practice expense paid at 50% (",
+                       Dollars(red), " reduction)."))

@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 
 from pipeline.config import PipelineConfig
-from pipeline.extract.claims import normalize_batch, read_batch
+from pipeline.extract.batch_files import batch_name, read_batch_file
+from pipeline.extract.claims import normalize_batch
 from pipeline.extract.releases import ReferenceData
 from pipeline.report.line_report import (
     attach_flags,
@@ -44,13 +45,6 @@ class BatchResult:
 
 def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-
-
-def batch_name(path: Path) -> str:
-    name = Path(path).name
-    for suffix in (".gz", ".csv", ".parquet", ".txt"):
-        name = name.removesuffix(suffix)
-    return name
 
 
 def scrub_frame(
@@ -91,14 +85,15 @@ def scrub_frame(
     summary = _summary(flagged, flags, claims, ref, config, run_id, started, batch, timings)
     out_lines = to_output(flagged, run_id=run_id, run_started_at=started)
     claims = claims.assign(run_id=run_id, run_started_at=started)
+    at = flags["line_index"].to_numpy()
     flag_table = flags.assign(
-        claim_id=flagged["claim_id"].to_numpy()[flags["line_index"].to_numpy()],
-        claim_line_number=flagged["claim_line_number"].to_numpy()[flags["line_index"].to_numpy()]
-        if "claim_line_number" in flagged
-        else "",
-        input_row=flags["line_index"] + 1,
+        input_row=flagged["input_row"].to_numpy()[at],
+        claim_id=flagged["claim_id"].to_numpy()[at],
+        claim_line_number=flagged["claim_line_number"].to_numpy()[at],
         run_id=run_id,
     ).drop(columns=["line_index"])
+    flag_table = flag_table[["input_row", "claim_id", "claim_line_number", "rule_code",
+                             "severity", "reason", "action", "dollars_at_risk_cents", "run_id"]]
     logger.info(
         "batch %s: %d lines read, %d priced, %d flagged, $%.2f at risk",
         batch,
@@ -151,16 +146,20 @@ def _summary(lines, flags, claims, ref, config, run_id, started, batch, timings)
 
 
 def write_batch(result: BatchResult, dest: Destination) -> dict[str, str]:
-    """Write lines.parquet/.csv, claims.parquet/.csv, flags.parquet and summary.json."""
+    """Write the report files, then summary.json (which lists them and the write time)."""
+    t = time.perf_counter()
     outputs = {
         "lines.parquet": dest.write_parquet("lines.parquet", to_arrow(result.lines)),
         "lines.csv": dest.write_csv("lines.csv", to_csv_frame(result.lines)),
         "claims.parquet": dest.write_parquet("claims.parquet", to_arrow(result.claims)),
         "claims.csv": dest.write_csv("claims.csv", to_csv_frame(result.claims)),
         "flags.parquet": dest.write_parquet("flags.parquet", to_arrow(result.flags)),
+        "flags.csv": dest.write_csv("flags.csv", to_csv_frame(result.flags)),
     }
+    outputs["summary.json"] = dest.uri("summary.json")
     result.summary["outputs"] = dict(outputs)
-    outputs["summary.json"] = dest.write_json("summary.json", result.summary)
+    result.summary["timings_seconds"]["write"] = round(time.perf_counter() - t, 3)
+    dest.write_json("summary.json", result.summary)
     result.outputs = outputs
     return outputs
 
@@ -174,11 +173,13 @@ def scrub_file(
     default_locality: str | None = None,
     run_id: str | None = None,
     progress: Callable[[str], None] | None = None,
+    name: str | None = None,
 ) -> BatchResult:
     """Read one batch file, scrub it and write its report to `out/<batch>/`."""
-    name = batch_name(path)
+    name = name or batch_name(path)
     t = time.perf_counter()
-    raw = read_batch(path)
+    batch = read_batch_file(path)
+    raw = batch.frame
     read_seconds = time.perf_counter() - t
     if progress:
         progress(f"read {len(raw):,} lines from {Path(path).name}")
@@ -192,11 +193,14 @@ def scrub_file(
         progress=progress,
     )
     result.summary["input"] = str(path)
+    result.summary["input_encoding"] = batch.encoding
+    result.summary["malformed_rows"] = batch.malformed_rows
+    result.summary["renamed_columns"] = batch.renamed_columns
     result.summary["timings_seconds"] = {
         "read": round(read_seconds, 3),
         **result.summary["timings_seconds"],
     }
-    t = time.perf_counter()
+    if progress:
+        progress(f"writing report to {out.uri(name)}/")
     write_batch(result, out.child(name))
-    result.summary["timings_seconds"]["write"] = round(time.perf_counter() - t, 3)
     return result

@@ -5,74 +5,56 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ClaimBatchError
+from pipeline.extract.batch_files import MALFORMED_COLUMN, ROW_COLUMN, read_batch_file
 from pipeline.money import parse_money
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_COLUMNS = ("claim_id", "claim_line_number", "claim_line_start_date", "hcpcs_code")
 MODIFIER_COLUMNS = tuple(f"hcpcs_modifier_{i}" for i in range(1, 5))
-# Direct identifiers never travel past extraction (see docs/claim-line-schema.md).
-IDENTIFIER_COLUMNS = (
-    "member_id",
-    "patient_name",
-    "patient_first_name",
-    "patient_last_name",
-    "first_name",
-    "last_name",
-    "name",
-    "birth_date",
-    "date_of_birth",
-    "patient_birth_date",
-    "dob",
-    "ssn",
-    "address",
-    "patient_address",
-    "phone",
+# Output columns an input column must not shadow; such input columns are kept as input_<name>.
+RESERVED = (
+    "input_row", "line_status", "expected_allowed", "flags", "dollars_at_risk", "worst_severity",
+    "release", "locality_source", "setting", "pricing_modifier", "status_code", "pctc",
+    "glob_days", "mult_proc", "bilat", "asst", "co_surg", "team", "endo_base", "gpci_work",
+    "gpci_pe", "gpci_mp", "work_rvu", "pe_rvu", "mp_rvu", "conversion_factor",
+    "fee_schedule_amount", "opps_cap_applied", "bilateral_pct", "mppr_reduction",
+    "surgical_role_pct", "adjustments", "fee_adjusted_amount", "limiting_charge",
+    "expected_payment", "paid_variance", "run_id", "run_started_at", "line_index",
+    "patient_key", "provider", "dos", "pos", "hcpcs", "mod_1", "mod_2", "mod_3", "mod_4",
+    "units", "units_defaulted", "charge_cents", "paid_cents", "deductible_cents", "zip5",
+    "input_problem", "input_detail", "modifier_problem", "is_participating", "carrier_in",
+    "locality_in", "pricing_locality",
 )
-SCHEMA_DOC = "docs/claim-line-schema.md"
+_IDENTIFIER = re.compile(
+    r"birth|dob|ssn|social_security|phone|email|address|street"
+    r"|(^|_)(member|subscriber|person|beneficiary|bene|insured|mbi|hicn|mrn|medical_record)(_|$)"
+)
+_NAME_OK = re.compile(r"^(payer|plan|provider|billing|rendering|facility|locality|referring)")
+MAX_UNITS = 99_999
+MAX_DOLLARS_DIGITS = 10
+
+
+def identifier_columns(columns: list[str]) -> list[str]:
+    """Columns that look like direct identifiers (member ids, names, birth dates, contact)."""
+    out = []
+    for col in columns:
+        key = re.sub(r"[^a-z0-9]+", "_", col.lower()).strip("_")
+        if key in ("patient_id",):
+            continue
+        if _IDENTIFIER.search(key) or ("name" in key and not _NAME_OK.match(key)):
+            out.append(col)
+    return out
 
 
 def read_batch(path: Path) -> pd.DataFrame:
-    """Read a CSV (optionally .gz) or Parquet batch with every column as text."""
-    path = Path(path)
-    if not path.exists():
-        raise ClaimBatchError("file not found; check the path", source=str(path))
-    name = path.name.lower()
-    try:
-        if name.endswith(".parquet"):
-            frame = pd.read_parquet(path).astype("string")
-        elif name.endswith((".csv", ".csv.gz", ".txt")):
-            frame = _read_csv(path)
-        else:
-            raise ClaimBatchError(
-                "unknown batch format; expected .csv, .csv.gz or .parquet", source=str(path)
-            )
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise ClaimBatchError(f"cannot read the batch: {exc}", source=str(path)) from exc
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ClaimBatchError(
-            f"missing required column(s) {missing}; the claim-line schema is in {SCHEMA_DOC} "
-            f"(found columns: {list(frame.columns)[:12]})",
-            source=str(path),
-        )
-    return frame.reset_index(drop=True)
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    kwargs = dict(dtype="string", keep_default_na=False, na_values=[], skipinitialspace=True)
-    try:
-        return pd.read_csv(path, encoding="utf-8", **kwargs)
-    except UnicodeDecodeError:
-        logger.warning("%s is not UTF-8; reading it as latin-1", path.name)
-        return pd.read_csv(path, encoding="latin-1", **kwargs)
+    """Read a batch file into text columns (see batch_files.read_batch_file)."""
+    return read_batch_file(path).frame.drop(columns=[ROW_COLUMN, MALFORMED_COLUMN])
 
 
 def hash_patient_ids(payer: pd.Series, patient_id: pd.Series, key: bytes) -> pd.Series:
@@ -116,10 +98,32 @@ def _parse_dates(text: pd.Series) -> np.ndarray:
 
 
 def _parse_units(text: pd.Series) -> np.ndarray:
-    """Units as int64, with -1 for a value that is not a positive whole number, 0 for blank."""
-    num = pd.to_numeric(text, errors="coerce")
-    whole = num.notna() & (num == num.round()) & (num > 0) & (num < 10**9)
-    return np.where(text == "", 0, np.where(whole, num.fillna(1), -1)).astype("int64")
+    """Units as int64: 0 for blank, -1 for anything but a whole number from 1 to 99,999."""
+    plain = text.str.fullmatch(r"\d{1,6}(\.0*)?").fillna(False)
+    num = pd.to_numeric(text.where(plain), errors="coerce")
+    ok = plain & (num >= 1) & (num <= MAX_UNITS)
+    return np.where(text == "", 0, np.where(ok, num.fillna(1), -1)).astype("int64")
+
+
+def _parse_amounts(text: pd.Series, *, allow_negative: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Cents (or a sentinel for blank) and a bad-value mask, for distinct amount strings."""
+    cents, bad = parse_money(text)
+    digits = text.str.replace(r"[^0-9.]", "", regex=True).str.split(".").str[0].str.len()
+    bad = bad | (digits > MAX_DOLLARS_DIGITS).fillna(False)
+    if not allow_negative:
+        bad = bad | (cents.fillna(0) < 0)
+    cents = cents.where(~bad)
+    return cents.fillna(BLANK).to_numpy("int64"), bad.to_numpy(bool)
+
+
+BLANK = -(2**62)
+
+
+def _zip5(text: pd.Series) -> pd.Series:
+    """First five digits; a 3- or 4-digit ZIP (leading zeros lost in a spreadsheet) is padded."""
+    digits = text.str.replace(r"[\s-].*$", "", regex=True)
+    short = digits.str.fullmatch(r"\d{3,4}").fillna(False)
+    return digits.where(~short, digits.str.zfill(5)).str[:5]
 
 
 def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
@@ -127,16 +131,24 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
 
     Added columns: line_index, patient_key, provider, dos, pos, hcpcs, mod_1..mod_4, units,
     units_defaulted, charge_cents, paid_cents, deductible_cents, zip5, carrier, locality,
-    participating, input_problem (a rule code, or empty when the row is usable).
+    participating, input_problem (a rule code, or empty when the row is usable),
+    input_detail (what was wrong), modifier_problem.
     """
     raw = raw.reset_index(drop=True)
-    out = raw.drop(columns=[c for c in IDENTIFIER_COLUMNS if c in raw.columns])
-    out.insert(0, "line_index", np.arange(len(out), dtype="int64"))
-    extra: dict[str, object] = {}
+    n = len(raw)
+    rows = raw[ROW_COLUMN].to_numpy("int64") if ROW_COLUMN in raw else np.arange(1, n + 1)
+    malformed = raw[MALFORMED_COLUMN].fillna("").to_numpy(object) if MALFORMED_COLUMN in raw \
+        else np.full(n, "", dtype=object)
+    dropped = identifier_columns([c for c in raw.columns if not c.startswith("_")])
+    if dropped:
+        logger.warning("dropped %d identifier column(s): %s", len(dropped), ", ".join(dropped))
+    keep = raw.drop(columns=dropped + [c for c in (ROW_COLUMN, MALFORMED_COLUMN) if c in raw])
+    keep = keep.rename(columns={c: f"input_{c}" for c in keep.columns if c in RESERVED})
+    extra: dict[str, object] = {"line_index": np.arange(n, dtype="int64"), "input_row": rows}
 
     payer = _text(raw, "payer")
     hashed = hash_patient_ids(payer, _text(raw, "patient_id"), patient_key)
-    out["patient_id"] = hashed
+    keep["patient_id"] = hashed
     extra["patient_key"] = _obj(hashed)
     rendering, billing = _text(raw, "rendering_npi"), _text(raw, "billing_npi")
     extra["provider"] = _obj(rendering.where(rendering != "", billing))
@@ -148,35 +160,63 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
 
     extra["pos"] = _obj(by_unique(_text(raw, "place_of_service_code"), pos_code))
     extra["hcpcs"] = _obj(by_unique(_text(raw, "hcpcs_code"), lambda t: t.str.upper()))
+    bad_mod = np.full(n, "", dtype=object)
     for i, col in enumerate(MODIFIER_COLUMNS, 1):
-        extra[f"mod_{i}"] = _obj(by_unique(_text(raw, col), lambda t: t.str.upper()))
+        mods = by_unique(_text(raw, col), lambda t: t.str.upper())
+        wrong = (mods != "") & ~by_unique(
+            pd.Series(mods, dtype="string"), lambda t: t.str.fullmatch(r"[A-Z0-9]{2}").fillna(False)
+        ).astype(bool)
+        bad_mod = np.where(wrong & (bad_mod == ""), col + " '" + mods.astype(str) + "'", bad_mod)
+        extra[f"mod_{i}"] = _obj(np.where(wrong, "", mods))
+    extra["modifier_problem"] = _obj(bad_mod)
 
-    units = by_unique(_text(raw, "service_unit_quantity"), _parse_units)
+    units_text = _text(raw, "service_unit_quantity")
+    units = by_unique(units_text, _parse_units)
     extra["units_defaulted"] = units == 0
     extra["units"] = np.where(units > 0, units, 1)
 
-    bad_amount = np.zeros(len(out), dtype=bool)
+    detail = np.full(n, "", dtype=object)
+    bad_amount = np.zeros(n, dtype=bool)
     for name, col in (("charge", "charge_amount"), ("paid", "paid_amount"),
                       ("deductible", "deductible_amount")):
-        cents = by_unique(_text(raw, col), lambda t: parse_money(t)[0].fillna(-(2**62)))
-        bad = by_unique(_text(raw, col), lambda t: parse_money(t)[1])
+        text = _text(raw, col)
+        parsed = by_unique(text, lambda t, neg=(name == "paid"): np.column_stack(
+            _parse_amounts(t, allow_negative=neg)))
+        cents, bad = parsed[:, 0], parsed[:, 1].astype(bool)
         extra[f"{name}_cents"] = pd.arrays.IntegerArray(
-            np.where(cents == -(2**62), 0, cents).astype("int64"), cents == -(2**62)
+            np.where(cents == BLANK, 0, cents).astype("int64"), cents == BLANK
         )
-        bad_amount |= bad.astype(bool)
+        detail = np.where(bad & (detail == ""), col + " '" + text.to_numpy(object).astype(str)
+                          + "' is not a dollar amount", detail)
+        bad_amount |= bad
 
-    extra["zip5"] = _obj(_text(raw, "service_zip").str[:5])
+    extra["zip5"] = _obj(by_unique(_text(raw, "service_zip"), _zip5))
     extra["carrier"] = _obj(_text(raw, "carrier"))
     extra["locality"] = _obj(_text(raw, "locality"))
     part = by_unique(_text(raw, "participating"), lambda t: t.str.upper())
-    extra["participating"] = ~np.isin(part, ["N", "NO", "FALSE", "0"])
+    extra["is_participating"] = ~np.isin(part, ["N", "NO", "FALSE", "0"])
 
-    problem = np.full(len(out), "", dtype=object)
+    problem = np.full(n, "", dtype=object)
     problem[bad_amount] = "INPUT_BAD_AMOUNT"
-    problem[units < 0] = "INPUT_BAD_UNITS"
-    problem[np.isnat(dos)] = "INPUT_BAD_DATE"
-    problem[np.asarray(extra["hcpcs"]) == ""] = "INPUT_MISSING_CODE"
+    bad_units = units < 0
+    problem[bad_units] = "INPUT_BAD_UNITS"
+    detail = np.where(bad_units, "service_unit_quantity '" + units_text.to_numpy(object).astype(str)
+                      + f"' is not a whole number from 1 to {MAX_UNITS:,}", detail)
+    no_date = np.isnat(dos)
+    problem[no_date] = "INPUT_BAD_DATE"
+    dos_text = _text(raw, "claim_line_start_date").to_numpy(object).astype(str)
+    detail = np.where(no_date, "claim_line_start_date '" + dos_text + "' is not a date "
+                      "(YYYY-MM-DD)", detail)
+    no_code = np.asarray(extra["hcpcs"]) == ""
+    problem[no_code] = "INPUT_MISSING_CODE"
+    detail = np.where(no_code, "hcpcs_code is blank", detail)
+    is_malformed = malformed != ""
+    problem[is_malformed] = "INPUT_MALFORMED_ROW"
+    detail = np.where(is_malformed, malformed, detail)
     extra["input_problem"] = _obj(problem)
-    clash = [c for c in extra if c in out.columns]
-    out = out.drop(columns=clash)
-    return pd.concat([out, pd.DataFrame(extra, index=out.index)], axis=1)
+    extra["input_detail"] = _obj(detail)
+    extra["carrier_in"] = extra.pop("carrier")
+    extra["locality_in"] = extra.pop("locality")
+    front = pd.DataFrame({"line_index": extra.pop("line_index"), "input_row": extra.pop("input_row")})
+    body = pd.DataFrame(extra)
+    return pd.concat([front, keep, body], axis=1)

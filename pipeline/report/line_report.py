@@ -10,25 +10,10 @@ from pipeline.report.arrow import scaled_to_decimal, scaled_to_text
 
 # Internal working columns that never reach a report.
 INTERNAL = (
-    "line_index",
-    "patient_key",
-    "provider",
-    "dos",
-    "pos",
-    "hcpcs",
-    "mod_1",
-    "mod_2",
-    "mod_3",
-    "mod_4",
-    "units",
-    "units_defaulted",
-    "charge_cents",
-    "paid_cents",
-    "deductible_cents",
-    "zip5",
-    "input_problem",
-    "flags_errors",
-    "flags_warnings",
+    "line_index", "patient_key", "provider", "dos", "pos", "hcpcs", "mod_1", "mod_2", "mod_3",
+    "mod_4", "units", "units_defaulted", "charge_cents", "paid_cents", "deductible_cents",
+    "zip5", "input_problem", "input_detail", "modifier_problem", "carrier_in", "locality_in",
+    "is_participating", "flags_errors", "flags_warnings",
 )
 # (column, scale) of integer columns written as exact decimals.
 DECIMALS = {
@@ -91,7 +76,6 @@ def to_output(lines: pd.DataFrame, *, run_id: str, run_started_at: str) -> pd.Da
     writers turn them into exact decimals named without the suffix.
     """
     out = lines.drop(columns=[c for c in INTERNAL if c in lines.columns])
-    out.insert(0, "input_row", lines["line_index"].to_numpy() + 1)
     out["run_id"] = run_id
     out["run_started_at"] = run_started_at
     return out

@@ -42,7 +42,10 @@ LINE_STATUSES = (
     "priced", "not_payable", "carrier_priced", "other_fee_schedule", "unknown_code",
     "outside_loaded_years", "rejected",
 )
-INPUT_RULES = ("INPUT_MISSING_CODE", "INPUT_BAD_DATE", "INPUT_BAD_UNITS", "INPUT_BAD_AMOUNT")
+INPUT_RULES = (
+    "INPUT_MALFORMED_ROW", "INPUT_MISSING_CODE", "INPUT_BAD_DATE", "INPUT_BAD_UNITS",
+    "INPUT_BAD_AMOUNT",
+)
 
 
 @dataclass
@@ -78,8 +81,12 @@ def price_lines(
     # 1. Input problems and the release in force.
     problem = out["input_problem"].to_numpy(object)
     rejected = problem != ""
+    detail = out["input_detail"].to_numpy(object)
     for code in INPUT_RULES:
-        flags.add(code, problem == code, idx, "The input row cannot be priced as given.", charge)
+        flags.add(code, problem == code, idx, ("Not priced: ", detail, "."), charge)
+    mod_problem = out["modifier_problem"].to_numpy(object)
+    flags.add("MODIFIER_MALFORMED", ~rejected & (mod_problem != ""), idx,
+              ("Modifier ", mod_problem, " is not two letters or digits; it was ignored."))
     rel = ref.release_index(out["dos"].to_numpy("datetime64[D]"))
     rel = np.where(rejected, OUTSIDE_LOADED_YEARS, rel)
     outside = ~rejected & (rel == OUTSIDE_LOADED_YEARS)
@@ -96,7 +103,7 @@ def price_lines(
 
     # 2. Locality and GPCIs.
     loc_key, loc_source, plus_four = resolve_locality(
-        out["zip5"], out["carrier"], out["locality"], ref, default_locality
+        out["zip5"], out["carrier_in"], out["locality_in"], ref, default_locality
     )
     gw, gpe, gmp, gpci_found = attach_gpci(ref, rel, loc_key)
     national = loc_key == "national"
@@ -217,7 +224,7 @@ def price_lines(
 
     # 11. Participation, limiting charge, lower of charge and fee.
     part = payment_rules()["participation"]
-    nonpar = ~out["participating"].to_numpy(bool)
+    nonpar = ~out["is_participating"].to_numpy(bool)
     amount = np.where(nonpar, apply_bp(amount, part["non_participating"]), amount)
     limiting = apply_bp(par_amount, part["limiting_charge"])
     flags.add("LIMITING_CHARGE_EXCEEDED", priced & nonpar & has_charge & (charge > limiting), idx,
@@ -255,7 +262,7 @@ def price_lines(
     keep = priced | (line_status == "not_payable")
     breakdown = {
         "release": release,
-        "locality": loc_key,
+        "pricing_locality": loc_key,
         "locality_source": loc_source,
         "setting": np.where(facility, "facility", "non_facility"),
         "pricing_modifier": pricing_mod,

@@ -25,6 +25,7 @@ def test_bundled_2025_batch_report(tmp_path, reference, config):
     assert names == [
         "claims.csv",
         "claims.parquet",
+        "flags.csv",
         "flags.parquet",
         "lines.csv",
         "lines.parquet",
@@ -88,6 +89,6 @@ def test_reports_written_to_s3(s3_bucket, s3_server, reference, config):
             "summary.json",
         )
     ]
-    body = client.get_object(Bucket=s3_bucket, Key=keys[4])["Body"].read()
+    body = client.get_object(Bucket=s3_bucket, Key=keys[5])["Body"].read()
     assert pq.read_table(io.BytesIO(body)).num_rows == 4870
     assert result.outputs["summary.json"].startswith(f"s3://{s3_bucket}/nightly/2025/")

@@ -16,7 +16,7 @@ def test_99213_nonfacility_san_francisco(scrub):
     result = scrub({"hcpcs_code": "99213", "service_zip": SAN_FRANCISCO})
     assert allowed(result) == [10915]
     line = result.lines.iloc[0]
-    assert (line["release"], line["locality"], line["setting"]) == (
+    assert (line["release"], line["pricing_locality"], line["setting"]) == (
         "RVU25D",
         "01112-05",
         "non_facility",
@@ -68,7 +68,7 @@ def test_professional_and_technical_components_national(scrub):
     )
     assert allowed(result) == [3332, 17338]
     assert flags_of(result, 1) == ["NO_LOCATION"]
-    assert list(result.lines["locality"]) == ["national", "national"]
+    assert list(result.lines["pricing_locality"]) == ["national", "national"]
 
 
 def test_global_test_in_facility_is_flagged(scrub):
@@ -178,7 +178,7 @@ def test_locality_sources_and_their_flags(scrub):
             "patient_id": "D",
         },
     )
-    assert list(result.lines["locality"]) == ["01112-09", "national", "01182-18", "national"]
+    assert list(result.lines["pricing_locality"]) == ["01112-09", "national", "01182-18", "national"]
     assert flags_of(result, 1) == ["ZIP_NEEDS_PLUS_FOUR"]
     assert flags_of(result, 2) == ["ZIP_NOT_FOUND"]
     assert flags_of(result, 3) == []

@@ -54,7 +54,7 @@ def test_pfrev25c_76145_all_109_localities(reference, config):
     assert len(pfrev) == 109
     lines = _price_everywhere(reference, config, pfrev, "11")
     assert (lines["line_status"] == "priced").all()
-    assert lines["locality"].nunique() == 109
+    assert lines["pricing_locality"].nunique() == 109
     assert lines["fee_schedule_cents"].tolist() == pfrev["nonfacility"].tolist()
     lines = _price_everywhere(reference, config, pfrev, "22")
     assert lines["fee_schedule_cents"].tolist() == pfrev["facility"].tolist()

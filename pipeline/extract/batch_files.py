@@ -1,0 +1,208 @@
+"""Read claim batch files (CSV, gzipped CSV, Parquet) into all-text frames, losing no row.
+
+Rows a CSV parser cannot split into the header's columns are kept as placeholders with an
+`INPUT_MALFORMED_ROW` problem, so every input line still reaches the line report.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import logging
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from pipeline.errors import ClaimBatchError
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("claim_id", "claim_line_number", "claim_line_start_date", "hcpcs_code")
+SCHEMA_DOC = "docs/claim-line-schema.md"
+ENCODINGS = ("utf-8", "cp1252", "latin-1")
+ROW_COLUMN = "_input_row"
+MALFORMED_COLUMN = "_malformed"
+
+
+@dataclass
+class BatchFile:
+    """A batch as text columns, plus what reading it found."""
+
+    frame: pd.DataFrame
+    encoding: str = "utf-8"
+    malformed_rows: int = 0
+    renamed_columns: dict[str, str] = field(default_factory=dict)
+
+
+def batch_name(path: Path) -> str:
+    """The report folder name of a batch: its file name without .csv, .csv.gz, .parquet."""
+    name = Path(path).name
+    return re.sub(r"(\.csv|\.txt)?(\.gz)?$|\.parquet$", "", name, flags=re.IGNORECASE)
+
+
+def read_batch_file(path: Path) -> BatchFile:
+    """Read one batch; raise ClaimBatchError (naming the file) if it cannot be read at all."""
+    path = Path(path)
+    if not path.exists():
+        raise ClaimBatchError("file not found; check the path", source=str(path))
+    if path.is_dir():
+        raise ClaimBatchError("is a folder; pass files, or the folder alone", source=str(path))
+    lower = path.name.lower()
+    try:
+        if lower.endswith(".parquet"):
+            batch = BatchFile(_read_parquet(path))
+        elif lower.endswith((".csv", ".csv.gz", ".txt", ".txt.gz")):
+            batch = _read_csv(path)
+        else:
+            raise ClaimBatchError(
+                "unknown batch format; expected .csv, .csv.gz or .parquet", source=str(path)
+            )
+    except ClaimBatchError:
+        raise
+    except (OSError, EOFError, zlib.error, pa.ArrowException, ValueError) as exc:
+        raise ClaimBatchError(
+            f"cannot read the batch ({type(exc).__name__}: {str(exc)[:200]}); check that the "
+            "file is complete and is CSV or Parquet",
+            source=str(path),
+        ) from exc
+    _check_columns(batch, path)
+    return batch
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _header(raw: bytes, encoding: str) -> list[str]:
+    text = raw.decode(encoding)
+    text = text.removeprefix("\ufeff")
+    first = next(csv.reader(io.StringIO(text)), [])
+    return [c.strip() for c in first]
+
+
+def _read_csv(path: Path) -> BatchFile:
+    data = path.read_bytes()
+    if _is_gzip(path):
+        data = gzip.decompress(data)
+    if not data.strip():
+        raise ClaimBatchError("the file is empty; expected a header row and claim lines",
+                              source=str(path))
+    encoding = next(e for e in ENCODINGS if _decodes(data, e))
+    if encoding != "utf-8":
+        logger.warning("%s is not UTF-8; reading it as %s", path.name, encoding)
+        data = data.decode(encoding).encode("utf-8")
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    header = _header(data[: 1 << 16], "utf-8")
+    names = _unique_names(header)
+    bad: list[tuple[int, int]] = []
+
+    def on_bad_row(row) -> str:
+        bad.append((row.number or -1, row.actual_columns))
+        return "skip"
+
+    table = pcsv.read_csv(
+        io.BytesIO(data),
+        read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
+        parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_bad_row),
+        convert_options=pcsv.ConvertOptions(
+            column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    frame = _with_malformed(frame, bad, len(names))
+    renamed = {h: n for h, n in zip(header, names, strict=True) if h != n}
+    return BatchFile(frame, encoding, len(bad), renamed)
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _unique_names(header: list[str]) -> list[str]:
+    """Lower-cased names; a repeated name gets a numeric suffix (member_id, member_id_2)."""
+    seen: dict[str, int] = {}
+    out = []
+    for raw in header:
+        name = re.sub(r"\s+", "_", raw.strip().lower()) or "unnamed"
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
+
+
+def _with_malformed(frame: pd.DataFrame, bad: list[tuple[int, int]], width: int) -> pd.DataFrame:
+    """Number the rows in file order and put a placeholder where each malformed row was.
+
+    The CSV reader reports a malformed row's physical line; with the header on line 1 that is
+    record line - 1, unless quoted values spanning lines came before it, in which case the
+    placeholders go after the last record instead.
+    """
+    total = len(frame) + len(bad)
+    bad = sorted(bad)
+    records = [number - 1 for number, _ in bad]
+    if len(set(records)) != len(records) or any(not 1 <= r <= total for r in records):
+        records = list(range(total - len(bad) + 1, total + 1))
+    good = sorted(set(range(1, total + 1)) - set(records))
+    frame = frame.assign(**{ROW_COLUMN: good, MALFORMED_COLUMN: ""})
+    if not bad:
+        return frame
+    filler = pd.DataFrame(
+        {c: pd.Series([""] * len(bad), dtype=frame[c].dtype) for c in frame.columns[:-2]}
+    )
+    filler[ROW_COLUMN] = records
+    filler[MALFORMED_COLUMN] = [f"row has {n} fields where the header has {width}" for _, n in bad]
+    frame = pd.concat([frame, filler], ignore_index=True)
+    return frame.sort_values(ROW_COLUMN, kind="stable").reset_index(drop=True)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """Parquet columns of any type become text: 11.0 -> '11', dates -> 'YYYY-MM-DD'."""
+    table = pq.read_table(path)
+    names = _unique_names([str(n) for n in table.column_names])
+    columns = {}
+    for name, col in zip(names, table.columns, strict=True):
+        columns[name] = _as_text(col.to_pandas())
+    frame = pd.DataFrame(columns)
+    frame[ROW_COLUMN] = range(1, len(frame) + 1)
+    frame[MALFORMED_COLUMN] = ""
+    return frame
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.strftime("%Y-%m-%d").fillna("").astype("string")
+    if pd.api.types.is_float_dtype(values):
+        whole = values.notna() & (values == values.round())
+        text = values.astype("string")
+        ints = values.where(whole).astype("Int64").astype("string")
+        return ints.where(whole, text).fillna("")
+    if pd.api.types.is_object_dtype(values) and len(values):
+        sample = values.dropna().head(1).tolist()
+        if sample and hasattr(sample[0], "isoformat"):
+            return values.map(lambda v: "" if v is None else v.isoformat()[:10]).astype("string")
+    return values.astype("string").fillna("")
+
+
+def _check_columns(batch: BatchFile, path: Path) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in batch.frame.columns]
+    if missing:
+        found = [c for c in batch.frame.columns if not c.startswith("_")][:12]
+        raise ClaimBatchError(
+            f"missing required column(s) {missing}; the claim-line schema is in {SCHEMA_DOC} "
+            f"(found columns: {found})",
+            source=str(path),
+        )
+    if batch.frame.empty:
+        raise ClaimBatchError("the file has a header but no claim lines", source=str(path))

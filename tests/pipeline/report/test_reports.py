@@ -83,6 +83,7 @@ def test_reports_written_to_s3(s3_bucket, s3_server, reference, config):
         for n in (
             "claims.csv",
             "claims.parquet",
+            "flags.csv",
             "flags.parquet",
             "lines.csv",
             "lines.parquet",

@@ -37,7 +37,9 @@ def synthetic_batch(n: int, seed: int = 7) -> pd.DataFrame:
     component = np.isin(codes, list(pctc1))
     mod1[component] = rng.choice(["26", "TC", ""], size=int(component.sum()), p=[0.5, 0.2, 0.3])
     other = ~component & (rng.random(n) < 0.15)
-    mod1[other] = rng.choice(["25", "59", "50", "RT", "LT", "80", "GP", "XU"], size=int(other.sum()))
+    mod1[other] = rng.choice(
+        ["25", "59", "50", "RT", "LT", "80", "GP", "XU"], size=int(other.sum())
+    )
 
     lines_per_claim = rng.integers(1, 7, size=n)
     claim_of_line = np.repeat(np.arange(n), lines_per_claim)[:n]
@@ -63,7 +65,9 @@ def synthetic_batch(n: int, seed: int = 7) -> pd.DataFrame:
             "hcpcs_code": codes,
             "hcpcs_modifier_1": mod1,
             "service_unit_quantity": rng.choice(["1", "1", "1", "2", "3"], size=n),
-            "charge_amount": pd.Series(charge // 100).astype(str) + "." + pd.Series(charge % 100).astype(str).str.zfill(2),
+            "charge_amount": pd.Series(charge // 100).astype(str)
+            + "."
+            + pd.Series(charge % 100).astype(str).str.zfill(2),
             "paid_amount": pd.Series(charge // 250).astype(str) + ".00",
             "service_zip": zip_of_provider[provider],
         }
@@ -85,8 +89,10 @@ def main() -> None:
     print(f"reference data loaded in {time.perf_counter() - t:.2f} s")
     t = time.perf_counter()
     raw = synthetic_batch(args.lines)
-    print(f"generated {len(raw):,} lines in {time.perf_counter() - t:.2f} s "
-          f"(peak RSS so far {peak_rss_mb():,.0f} MB)")
+    print(
+        f"generated {len(raw):,} lines in {time.perf_counter() - t:.2f} s "
+        f"(peak RSS so far {peak_rss_mb():,.0f} MB)"
+    )
 
     t = time.perf_counter()
     lines = normalize_batch(raw, patient_key=config.patient_key)
@@ -95,16 +101,20 @@ def main() -> None:
     priced = price_lines(lines, ref)
     price_s = time.perf_counter() - t
     print(f"normalize: {normalize_s:.2f} s ({len(raw) / normalize_s:,.0f} lines/s)")
-    print(f"pricing:   {price_s:.2f} s ({len(raw) / price_s:,.0f} lines/s), "
-          f"{int((priced.lines['line_status'] == 'priced').sum()):,} priced, "
-          f"{len(priced.flags):,} flags")
+    print(
+        f"pricing:   {price_s:.2f} s ({len(raw) / price_s:,.0f} lines/s), "
+        f"{int((priced.lines['line_status'] == 'priced').sum()):,} priced, "
+        f"{len(priced.flags):,} flags"
+    )
     del lines, priced
 
     t = time.perf_counter()
     result = scrub_frame(raw, ref, config)
     full_s = time.perf_counter() - t
-    print(f"full scrub (normalize, price, paid check, reports in memory): {full_s:.2f} s "
-          f"({len(raw) / full_s:,.0f} lines/s), {result.summary['lines_flagged']:,} lines flagged")
+    print(
+        f"full scrub (normalize, price, paid check, reports in memory): {full_s:.2f} s "
+        f"({len(raw) / full_s:,.0f} lines/s), {result.summary['lines_flagged']:,} lines flagged"
+    )
     print(f"peak RSS: {peak_rss_mb():,.0f} MB")
 
 

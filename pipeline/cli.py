@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -69,11 +70,48 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
             if not found:
                 raise PipelineError(f"no .csv, .csv.gz or .parquet files in folder {p}")
             paths += found
+        elif not p.exists():
+            raise PipelineError(f"{p}: no such file or folder")
         else:
             paths.append(p)
     if not paths:
         raise PipelineError("no input given; pass batch files or folders, or --sample")
     return paths
+
+
+def _unique_names(paths: list[Path]) -> list[tuple[Path, str]]:
+    """Give each batch its own report folder: a repeated name gets -2, -3, ..."""
+    from pipeline.extract.batch_files import batch_name
+
+    seen: dict[str, int] = {}
+    out = []
+    for path in paths:
+        name = batch_name(path)
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            new = f"{name}-{seen[name]}"
+            print(
+                f"claims-scrub: {path}: another input is also named {name!r}; its report "
+                f"goes to {new}/",
+                file=sys.stderr,
+            )
+            name = new
+        out.append((path, name))
+    return out
+
+
+def _check_locality(value: str | None, ref) -> str | None:
+    """Validate --default-locality against the loaded GPCI files."""
+    if value is None:
+        return None
+    known = {k for r in ref.releases for k in r.gpci["locality_key"]}
+    if value not in known:
+        example = ", ".join(sorted(known)[:3])
+        raise PipelineError(
+            f"--default-locality {value!r} is not a carrier-locality in the loaded GPCI files; "
+            f"use CCCCC-LL as listed there (e.g. {example}, 04412-18)"
+        )
+    return value
 
 
 def _money(cents: int) -> str:
@@ -97,23 +135,37 @@ def run(args: argparse.Namespace) -> int:
     say("loading fee-schedule releases")
     ref = load_reference_data(tuple(args.release))
     say("loaded " + ", ".join(f"{r['release']} ({r['in_force_from']})" for r in ref.describe()))
+    default_locality = _check_locality(args.default_locality, ref)
     run_id = args.run_id or new_run_id()
     out = Destination(str(args.out))
     failures = 0
-    for path in paths:
+    for path, name in _unique_names(paths):
         try:
             result = scrub_file(
                 path,
                 ref,
                 config,
                 out,
-                default_locality=args.default_locality,
+                default_locality=default_locality,
                 run_id=run_id,
                 progress=say,
+                name=name,
             )
         except PipelineError as exc:
             failures += 1
             print(f"claims-scrub: {exc}", file=sys.stderr)
+            continue
+        except Exception as exc:  # an unexpected failure must not stop the other batches
+            if os.environ.get("CLAIMS_PIPELINE_DEBUG"):
+                raise
+            failures += 1
+            logger.debug("unexpected error", exc_info=True)
+            print(
+                f"claims-scrub: {path}: internal error ({type(exc).__name__}: {exc}); the "
+                "other batches go on. Rerun with CLAIMS_PIPELINE_DEBUG=1 for the traceback "
+                "and report it.",
+                file=sys.stderr,
+            )
             continue
         s = result.summary
         status = s["line_status"]

@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.errors import ConfigError
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_KEY_FILE = Path.home() / ".config" / "claims-scrub" / "patient_key"
@@ -20,7 +22,6 @@ class PipelineConfig:
     patient_key: bytes
     patient_key_source: str
     paid_tolerance_cents: int = 100
-    progress_every: int = 250_000
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> PipelineConfig:
@@ -30,7 +31,7 @@ class PipelineConfig:
         try:
             tolerance_cents = round(float(tolerance) * 100)
         except ValueError as exc:
-            raise ValueError(
+            raise ConfigError(
                 f"CLAIMS_PIPELINE_PAID_TOLERANCE={tolerance!r} is not a dollar amount; "
                 "use e.g. 1.00"
             ) from exc
@@ -46,10 +47,23 @@ def _patient_key(env: dict[str, str]) -> tuple[bytes, str]:
     if env.get("CLAIMS_PIPELINE_PATIENT_KEY"):
         return env["CLAIMS_PIPELINE_PATIENT_KEY"].encode(), "env:CLAIMS_PIPELINE_PATIENT_KEY"
     path = Path(env.get("CLAIMS_PIPELINE_PATIENT_KEY_FILE", DEFAULT_KEY_FILE))
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-        logger.info("created a new patient-hash key file at %s", path)
-    return path.read_text().strip().encode(), f"file:{path}"
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+            logger.warning(
+                "created a new patient-hash key file at %s; keep it to get the same "
+                "patient hashes on later runs",
+                path,
+            )
+        key = path.read_text().strip().encode()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create or read the patient-hash key file {path} ({exc.strerror}); set "
+            "CLAIMS_PIPELINE_PATIENT_KEY or CLAIMS_PIPELINE_PATIENT_KEY_FILE to a writable path"
+        ) from exc
+    if not key:
+        raise ConfigError(f"the patient-hash key file {path} is empty; delete it to make a new one")
+    return key, f"file:{path}"

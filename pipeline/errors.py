@@ -38,6 +38,12 @@ class ClaimBatchError(PipelineError):
     reason_code = "claim_batch"
 
 
+class ConfigError(PipelineError):
+    """A setting (environment variable or option) has a value the pipeline cannot use."""
+
+    reason_code = "config"
+
+
 class StorageError(PipelineError):
     """Reports could not be written to the chosen destination."""
 

@@ -65,6 +65,7 @@ def parse_money(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     parts = text.str.extract(r"^(?P<sign>-?)(?P<int>\d*)(?:\.(?P<frac>\d{0,2}))?$")
     present = text.notna() & (text != "")
     ok = parts["int"].notna() & ~((parts["int"] == "") & (parts["frac"].fillna("") == ""))
+    ok = ok & (parts["int"].str.len() <= 15).fillna(False)  # beyond that is not a charge
     bad = present & ~ok
     good = present & ok
     whole = parts["int"].where(good).replace("", "0").fillna("0").astype("int64")

@@ -92,8 +92,19 @@ def scrub_frame(
         claim_line_number=flagged["claim_line_number"].to_numpy()[at],
         run_id=run_id,
     ).drop(columns=["line_index"])
-    flag_table = flag_table[["input_row", "claim_id", "claim_line_number", "rule_code",
-                             "severity", "reason", "action", "dollars_at_risk_cents", "run_id"]]
+    flag_table = flag_table[
+        [
+            "input_row",
+            "claim_id",
+            "claim_line_number",
+            "rule_code",
+            "severity",
+            "reason",
+            "action",
+            "dollars_at_risk_cents",
+            "run_id",
+        ]
+    ]
     logger.info(
         "batch %s: %d lines read, %d priced, %d flagged, $%.2f at risk",
         batch,

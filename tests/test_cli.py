@@ -45,3 +45,41 @@ def test_releases_command(capsys):
     out = capsys.readouterr().out
     assert "RVU25A: 2025-01-01 to 2025-09-30" in out
     assert "RVU25D: 2025-10-01 to 2025-12-31" in out
+
+
+def test_same_named_batches_get_their_own_folders(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-test")
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        batch({"hcpcs_code": "99213"}).to_csv(tmp_path / sub / "batch.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["run", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["batch", "batch-2"]
+    assert "goes to batch-2/" in capsys.readouterr().err
+
+
+def test_bad_default_locality_is_a_usage_error(tmp_path, capsys):
+    assert main(["run", "--sample", "--out", str(tmp_path), "--default-locality", "abc"]) == 2
+    assert "--default-locality 'abc' is not a carrier-locality" in capsys.readouterr().err
+
+
+def test_unwritable_output_names_the_path(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-test")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["run", "--sample", "--out", str(blocker)]) == 1
+    assert (
+        f"{blocker}/tuva_professional_2025/lines.parquet: cannot write" in capsys.readouterr().err
+    )
+
+
+def test_bad_settings_are_clear(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PAID_TOLERANCE", "abc")
+    assert main(["run", "--sample", "--out", str(tmp_path)]) == 2
+    assert "CLAIMS_PIPELINE_PAID_TOLERANCE='abc' is not a dollar amount" in capsys.readouterr().err
+
+
+def test_missing_release_path(tmp_path, capsys):
+    code = main(["run", "--sample", "--out", str(tmp_path), "--release", str(tmp_path / "nope")])
+    assert code == 2
+    assert "no such file or folder" in capsys.readouterr().err

@@ -93,8 +93,9 @@ def _read_csv(path: Path) -> BatchFile:
     if _is_gzip(path):
         data = gzip.decompress(data)
     if not data.strip():
-        raise ClaimBatchError("the file is empty; expected a header row and claim lines",
-                              source=str(path))
+        raise ClaimBatchError(
+            "the file is empty; expected a header row and claim lines", source=str(path)
+        )
     encoding = next(e for e in ENCODINGS if _decodes(data, e))
     if encoding != "utf-8":
         logger.warning("%s is not UTF-8; reading it as %s", path.name, encoding)
@@ -113,7 +114,8 @@ def _read_csv(path: Path) -> BatchFile:
         read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
         parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_bad_row),
         convert_options=pcsv.ConvertOptions(
-            column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
     )

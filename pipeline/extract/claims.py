@@ -19,17 +19,67 @@ logger = logging.getLogger(__name__)
 MODIFIER_COLUMNS = tuple(f"hcpcs_modifier_{i}" for i in range(1, 5))
 # Output columns an input column must not shadow; such input columns are kept as input_<name>.
 RESERVED = (
-    "input_row", "line_status", "expected_allowed", "flags", "dollars_at_risk", "worst_severity",
-    "release", "locality_source", "setting", "pricing_modifier", "status_code", "pctc",
-    "glob_days", "mult_proc", "bilat", "asst", "co_surg", "team", "endo_base", "gpci_work",
-    "gpci_pe", "gpci_mp", "work_rvu", "pe_rvu", "mp_rvu", "conversion_factor",
-    "fee_schedule_amount", "opps_cap_applied", "bilateral_pct", "mppr_reduction",
-    "surgical_role_pct", "adjustments", "fee_adjusted_amount", "limiting_charge",
-    "expected_payment", "paid_variance", "run_id", "run_started_at", "line_index",
-    "patient_key", "provider", "dos", "pos", "hcpcs", "mod_1", "mod_2", "mod_3", "mod_4",
-    "units", "units_defaulted", "charge_cents", "paid_cents", "deductible_cents", "zip5",
-    "input_problem", "input_detail", "modifier_problem", "is_participating", "carrier_in",
-    "locality_in", "pricing_locality",
+    "input_row",
+    "line_status",
+    "expected_allowed",
+    "flags",
+    "dollars_at_risk",
+    "worst_severity",
+    "release",
+    "locality_source",
+    "setting",
+    "pricing_modifier",
+    "status_code",
+    "pctc",
+    "glob_days",
+    "mult_proc",
+    "bilat",
+    "asst",
+    "co_surg",
+    "team",
+    "endo_base",
+    "gpci_work",
+    "gpci_pe",
+    "gpci_mp",
+    "work_rvu",
+    "pe_rvu",
+    "mp_rvu",
+    "conversion_factor",
+    "fee_schedule_amount",
+    "opps_cap_applied",
+    "bilateral_pct",
+    "mppr_reduction",
+    "surgical_role_pct",
+    "adjustments",
+    "fee_adjusted_amount",
+    "limiting_charge",
+    "expected_payment",
+    "paid_variance",
+    "run_id",
+    "run_started_at",
+    "line_index",
+    "patient_key",
+    "provider",
+    "dos",
+    "pos",
+    "hcpcs",
+    "mod_1",
+    "mod_2",
+    "mod_3",
+    "mod_4",
+    "units",
+    "units_defaulted",
+    "charge_cents",
+    "paid_cents",
+    "deductible_cents",
+    "zip5",
+    "input_problem",
+    "input_detail",
+    "modifier_problem",
+    "is_participating",
+    "carrier_in",
+    "locality_in",
+    "pricing_locality",
 )
 _IDENTIFIER = re.compile(
     r"birth|dob|ssn|social_security|phone|email|address|street"
@@ -137,8 +187,11 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     raw = raw.reset_index(drop=True)
     n = len(raw)
     rows = raw[ROW_COLUMN].to_numpy("int64") if ROW_COLUMN in raw else np.arange(1, n + 1)
-    malformed = raw[MALFORMED_COLUMN].fillna("").to_numpy(object) if MALFORMED_COLUMN in raw \
+    malformed = (
+        raw[MALFORMED_COLUMN].fillna("").to_numpy(object)
+        if MALFORMED_COLUMN in raw
         else np.full(n, "", dtype=object)
+    )
     dropped = identifier_columns([c for c in raw.columns if not c.startswith("_")])
     if dropped:
         logger.warning("dropped %d identifier column(s): %s", len(dropped), ", ".join(dropped))
@@ -177,17 +230,25 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
 
     detail = np.full(n, "", dtype=object)
     bad_amount = np.zeros(n, dtype=bool)
-    for name, col in (("charge", "charge_amount"), ("paid", "paid_amount"),
-                      ("deductible", "deductible_amount")):
+    for name, col in (
+        ("charge", "charge_amount"),
+        ("paid", "paid_amount"),
+        ("deductible", "deductible_amount"),
+    ):
         text = _text(raw, col)
-        parsed = by_unique(text, lambda t, neg=(name == "paid"): np.column_stack(
-            _parse_amounts(t, allow_negative=neg)))
+        parsed = by_unique(
+            text,
+            lambda t, neg=(name == "paid"): np.column_stack(_parse_amounts(t, allow_negative=neg)),
+        )
         cents, bad = parsed[:, 0], parsed[:, 1].astype(bool)
         extra[f"{name}_cents"] = pd.arrays.IntegerArray(
             np.where(cents == BLANK, 0, cents).astype("int64"), cents == BLANK
         )
-        detail = np.where(bad & (detail == ""), col + " '" + text.to_numpy(object).astype(str)
-                          + "' is not a dollar amount", detail)
+        detail = np.where(
+            bad & (detail == ""),
+            col + " '" + text.to_numpy(object).astype(str) + "' is not a dollar amount",
+            detail,
+        )
         bad_amount |= bad
 
     extra["zip5"] = _obj(by_unique(_text(raw, "service_zip"), _zip5))
@@ -200,13 +261,19 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     problem[bad_amount] = "INPUT_BAD_AMOUNT"
     bad_units = units < 0
     problem[bad_units] = "INPUT_BAD_UNITS"
-    detail = np.where(bad_units, "service_unit_quantity '" + units_text.to_numpy(object).astype(str)
-                      + f"' is not a whole number from 1 to {MAX_UNITS:,}", detail)
+    detail = np.where(
+        bad_units,
+        "service_unit_quantity '"
+        + units_text.to_numpy(object).astype(str)
+        + f"' is not a whole number from 1 to {MAX_UNITS:,}",
+        detail,
+    )
     no_date = np.isnat(dos)
     problem[no_date] = "INPUT_BAD_DATE"
     dos_text = _text(raw, "claim_line_start_date").to_numpy(object).astype(str)
-    detail = np.where(no_date, "claim_line_start_date '" + dos_text + "' is not a date "
-                      "(YYYY-MM-DD)", detail)
+    detail = np.where(
+        no_date, "claim_line_start_date '" + dos_text + "' is not a date (YYYY-MM-DD)", detail
+    )
     no_code = np.asarray(extra["hcpcs"]) == ""
     problem[no_code] = "INPUT_MISSING_CODE"
     detail = np.where(no_code, "hcpcs_code is blank", detail)
@@ -217,6 +284,8 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     extra["input_detail"] = _obj(detail)
     extra["carrier_in"] = extra.pop("carrier")
     extra["locality_in"] = extra.pop("locality")
-    front = pd.DataFrame({"line_index": extra.pop("line_index"), "input_row": extra.pop("input_row")})
+    front = pd.DataFrame(
+        {"line_index": extra.pop("line_index"), "input_row": extra.pop("input_row")}
+    )
     body = pd.DataFrame(extra)
     return pd.concat([front, keep, body], axis=1)

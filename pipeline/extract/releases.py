@@ -109,6 +109,10 @@ def _pick(files: list[SourceFile], prefix: str, suffix: str) -> list[SourceFile]
 
 def load_release(path: Path) -> Release:
     """Load an RVU release given as a CMS zip (RVU25D.zip) or an unzipped folder."""
+    if not Path(path).exists():
+        raise ReleaseNotFound(
+            "no such file or folder; pass the RVUxxX.zip or its folder", source=str(path)
+        )
     files = list_release_files(path)
     rvu_files = _pick(files, "PPRRVU", ".csv")
     if len(rvu_files) > 1:
@@ -160,8 +164,9 @@ def _fill_gpci(releases: list[Release]) -> list[Release]:
             same_year = [o for o in releases if o.year == r.year and o.gpci is not None]
             if not same_year:
                 raise ReleaseNotFound(
-                    f"release {r.name} has no GPCI file and no other release of {r.year} does; "
-                    "add the GPCIyyyy.csv from the same CMS zip",
+                    f"release {r.name} has no GPCI file and no other loaded release of {r.year} "
+                    "has one (a release given by path replaces the bundled release of the same "
+                    "name); add the GPCIyyyy.csv from the same CMS zip",
                     source=r.source,
                 )
             near = min(same_year, key=lambda o: abs((o.effective - r.effective).days))

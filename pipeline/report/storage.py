@@ -49,8 +49,15 @@ class Destination:
                 ) from exc
         else:
             path = Path(uri)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot write the report ({exc.strerror}); choose an --out folder you can "
+                    "write to",
+                    source=uri,
+                ) from exc
         return uri
 
     def write_parquet(self, name: str, table: pa.Table) -> str:

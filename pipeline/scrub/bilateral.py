@@ -18,8 +18,12 @@ def apply_bilateral(ctx: PricingContext, priced: np.ndarray, fee: np.ndarray, bi
     hundredths of a percent or 0, pair id shared by an RT line and its LT line or -1).
     """
     pct = payment_rules()["bilateral"]
-    by_ind = {"0": pct["indicator_0"], "1": pct["indicator_1"], "2": pct["indicator_2"],
-              "3": pct["indicator_3"]}
+    by_ind = {
+        "0": pct["indicator_0"],
+        "1": pct["indicator_1"],
+        "2": pct["indicator_2"],
+        "3": pct["indicator_3"],
+    }
     ind_bp = np.full(ctx.n, 10000, dtype="int64")
     for ind, bp in by_ind.items():
         ind_bp[bilat == ind] = bp
@@ -50,11 +54,23 @@ def apply_bilateral(ctx: PricingContext, priced: np.ndarray, fee: np.ndarray, bi
         bilateral[paired] = True
 
     invalid = bilateral & (bilat == "9")
-    ctx.flags.add("BILATERAL_MODIFIER_INVALID", invalid, ctx.idx,
-                  ("The bilateral concept does not apply to ", ctx.hcpcs, " (indicator 9)."))
-    ctx.flags.add("BILATERAL_UNITS", declared & mod50 & (units > 1), ctx.idx,
-                  ("Modifier 50 with ", units, " units; Medicare wants 1 unit."), base)
-    ctx.flags.add("BILATERAL_ADJUSTED", bilateral & ~invalid, ctx.idx,
-                  ("Bilateral indicator ", bilat, ": both sides paid at ", Percent(bp),
-                   " of one side."))
+    ctx.flags.add(
+        "BILATERAL_MODIFIER_INVALID",
+        invalid,
+        ctx.idx,
+        ("The bilateral concept does not apply to ", ctx.hcpcs, " (indicator 9)."),
+    )
+    ctx.flags.add(
+        "BILATERAL_UNITS",
+        declared & mod50 & (units > 1),
+        ctx.idx,
+        ("Modifier 50 with ", units, " units; Medicare wants 1 unit."),
+        base,
+    )
+    ctx.flags.add(
+        "BILATERAL_ADJUSTED",
+        bilateral & ~invalid,
+        ctx.idx,
+        ("Bilateral indicator ", bilat, ": both sides paid at ", Percent(bp), " of one side."),
+    )
     return base, proc_count, bp, pair_id

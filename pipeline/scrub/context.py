@@ -34,9 +34,7 @@ class PricingContext:
             group=group_ids(lines["patient_key"], lines["provider"], lines["dos"]),
             units=lines["units"].to_numpy("int64"),
             hcpcs=lines["hcpcs"].to_numpy(object),
-            mods=tuple(
-                _factorize(lines[f"mod_{i}"].to_numpy(object)) for i in range(1, 5)
-            ),
+            mods=tuple(_factorize(lines[f"mod_{i}"].to_numpy(object)) for i in range(1, 5)),
         )
 
     @property

@@ -37,8 +37,10 @@ class FlagCollector:
         sel = np.flatnonzero(np.asarray(mask, dtype=bool))
         if not len(sel):
             return
-        risk = np.asarray(pd.Series(at_risk_cents).fillna(0) if not np.isscalar(at_risk_cents)
-                          else at_risk_cents, dtype="int64")
+        risk = np.asarray(
+            pd.Series(at_risk_cents).fillna(0) if not np.isscalar(at_risk_cents) else at_risk_cents,
+            dtype="int64",
+        )
         risk = np.broadcast_to(risk, (len(line_index),))[sel]
         n = len(sel)
         self._parts.append(

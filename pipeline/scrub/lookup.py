@@ -15,10 +15,25 @@ from pipeline.extract.releases import ReferenceData
 
 NATIONAL = "national"
 TEXT_FIELDS = (
-    "status", "pctc", "glob_days", "mult_proc", "bilat", "asst", "co_surg", "team", "endo_base",
+    "status",
+    "pctc",
+    "glob_days",
+    "mult_proc",
+    "bilat",
+    "asst",
+    "co_surg",
+    "team",
+    "endo_base",
 )
 NUMBER_FIELDS = (
-    "work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu", "cf", "opps_nf_pe", "opps_f_pe", "opps_mp",
+    "work_rvu",
+    "nf_pe_rvu",
+    "f_pe_rvu",
+    "mp_rvu",
+    "cf",
+    "opps_nf_pe",
+    "opps_f_pe",
+    "opps_mp",
 )
 FLAG_FIELDS = ("nf_na", "f_na")
 
@@ -39,6 +54,11 @@ class Codes:
 
     ids: np.ndarray
     uniques: np.ndarray
+
+    def matches(self, pattern: str) -> np.ndarray:
+        """Per line: whether its code fully matches a regular expression."""
+        hit = pd.Series(self.uniques, dtype="string").str.fullmatch(pattern).fillna(False)
+        return hit.to_numpy(bool)[self.ids] if len(self.ids) else np.zeros(0, bool)
 
     @classmethod
     def of(cls, hcpcs: pd.Series | np.ndarray) -> Codes:
@@ -65,8 +85,11 @@ class RvuIndex:
             [r.rvu.assign(release_idx=i) for i, r in enumerate(ref.releases)], ignore_index=True
         )
         self.index = pd.MultiIndex.from_arrays(
-            [table["release_idx"].to_numpy(), table["hcpcs"].to_numpy(object),
-             table["mod"].to_numpy(object)]
+            [
+                table["release_idx"].to_numpy(),
+                table["hcpcs"].to_numpy(object),
+                table["mod"].to_numpy(object),
+            ]
         )
         self.codes = pd.MultiIndex.from_arrays(
             [table["release_idx"].to_numpy(), table["hcpcs"].to_numpy(object)]
@@ -81,7 +104,10 @@ class RvuIndex:
             self.columns[c] = np.append(table[c].to_numpy(bool), False)
 
     def lookup(
-        self, rel: np.ndarray, codes: Codes, mod: np.ndarray | str,
+        self,
+        rel: np.ndarray,
+        codes: Codes,
+        mod: np.ndarray | str,
         fields: tuple[str, ...] | None = None,
     ) -> RvuRows:
         """Rows for (release, code, modifier) per line; `mod` is per line or one value."""
@@ -110,7 +136,10 @@ class RvuIndex:
 
 
 def resolve_locality(
-    zip5: pd.Series, carrier: pd.Series, locality: pd.Series, ref: ReferenceData,
+    zip5: pd.Series,
+    carrier: pd.Series,
+    locality: pd.Series,
+    ref: ReferenceData,
     default_locality: str | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Locality key per line, how it was found, and whether the ZIP needs ZIP+4.
@@ -134,7 +163,7 @@ def resolve_locality(
     carrier_a, locality_a = np.asarray(carrier, object), np.asarray(locality, object)
     given = (carrier_a != "") & (locality_a != "")
     if given.any():
-        given_key = (pd.Series(carrier_a).str.zfill(5) + "-" + pd.Series(locality_a).str.zfill(2))
+        given_key = pd.Series(carrier_a).str.zfill(5) + "-" + pd.Series(locality_a).str.zfill(2)
         key = np.where(given, given_key.to_numpy(object), key)
         source = np.where(given, "carrier_locality", source)
     return key, source, plus_four & found_zip & ~given

@@ -67,12 +67,14 @@ class MultipleProcedures:
         bases = ctx.group[endo] * width + base_ids
         endo |= priced & np.isin(ctx.group * width + codes.ids, bases[base_ids >= 0])
         family_code = np.where(endo_base != "", endo_base, ctx.hcpcs)
-        base_row = index.lookup(rel, Codes.of(family_code), "",
-                                ("work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu", "cf"))
+        base_row = index.lookup(
+            rel, Codes.of(family_code), "", ("work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu", "cf")
+        )
         gw, gpe, gmp = gpci
         base_pe = np.where(setting_pe, base_row["f_pe_rvu"], base_row["nf_pe_rvu"])
-        base_fee = to_cents(fee_1e9(base_row["work_rvu"], base_pe, base_row["mp_rvu"],
-                                    gw, gpe, gmp, base_row["cf"]))
+        base_fee = to_cents(
+            fee_1e9(base_row["work_rvu"], base_pe, base_row["mp_rvu"], gw, gpe, gmp, base_row["cf"])
+        )
         base_fee = np.where(base_row.found, base_fee, 0)
 
         fam_id[endo] = group_ids(ctx.group[endo], family_code[endo])
@@ -82,9 +84,18 @@ class MultipleProcedures:
         others = sel[before > 0]
         red[others] = np.minimum(base_fee[others], rank_amount[others])
         self._record(red, "endoscopy base subtracted")
-        ctx.flags.add("ENDOSCOPY_BASE_BUNDLED", red > 0, ctx.idx,
-                      ("Base endoscopy value ", Dollars(red), " subtracted from ", ctx.hcpcs,
-                       " within its family."))
+        ctx.flags.add(
+            "ENDOSCOPY_BASE_BUNDLED",
+            red > 0,
+            ctx.idx,
+            (
+                "Base endoscopy value ",
+                Dollars(red),
+                " subtracted from ",
+                ctx.hcpcs,
+                " within its family.",
+            ),
+        )
         return fam_id
 
     def standard(self, base, rank_amount, proc_count, fam_id) -> None:
@@ -120,12 +131,24 @@ class MultipleProcedures:
         per_proc = np.where(fam_id >= 0, after, rank_amount)
         red = np.where(std, kept_reduction(per_proc, n_reduced, r["standard_reduced"]), 0)
         self._record(red, "multiple procedure 50%")
-        ctx.flags.add("MPPR_REDUCED", red > 0, ctx.idx,
-                      ("Ranked below a higher-paid procedure the same day: ", Dollars(red),
-                       " reduction (", n_reduced, " unit(s) at 50%)."))
-        ctx.flags.add("MPPR_BY_REPORT", std & by_report, ctx.idx,
-                      "Procedure ranked sixth or later the same day; the MAC may price it by "
-                      "report.")
+        ctx.flags.add(
+            "MPPR_REDUCED",
+            red > 0,
+            ctx.idx,
+            (
+                "Ranked below a higher-paid procedure the same day: ",
+                Dollars(red),
+                " reduction (",
+                n_reduced,
+                " unit(s) at 50%).",
+            ),
+        )
+        ctx.flags.add(
+            "MPPR_BY_REPORT",
+            std & by_report,
+            ctx.idx,
+            "Procedure ranked sixth or later the same day; the MAC may price it by report.",
+        )
 
     def component(self, ind: str, fee_part: np.ndarray, proc_count, keep_bp: int, label: str):
         """Rank one component (TC or PC) of MULT PROC 4/6/7 codes; reduce the 2nd and later."""
@@ -137,9 +160,18 @@ class MultipleProcedures:
         red = np.zeros(ctx.n, dtype="int64")
         red[sel] = kept_reduction(fee_part[sel], reduced_units(before, proc_count[sel]), keep_bp)
         self._record(red, f"{label} {keep_bp // 100}%")
-        ctx.flags.add("MPPR_REDUCED", red > 0, ctx.idx,
-                      (f"Second or later {label} the same day: ", Dollars(red),
-                       " reduction (paid at ", Percent(np.full(ctx.n, keep_bp)), ")."))
+        ctx.flags.add(
+            "MPPR_REDUCED",
+            red > 0,
+            ctx.idx,
+            (
+                f"Second or later {label} the same day: ",
+                Dollars(red),
+                " reduction (paid at ",
+                Percent(np.full(ctx.n, keep_bp)),
+                ").",
+            ),
+        )
 
     def therapy(self, pe_1e9_unit: np.ndarray, proc_count: np.ndarray) -> None:
         """MULT PROC 5: practice expense of every unit after the highest-PE unit at 50%."""
@@ -153,6 +185,13 @@ class MultipleProcedures:
         red = np.zeros(ctx.n, dtype="int64")
         red[sel] = div_round_half_up(pe_1e9_unit[sel] * n_red * (10000 - keep), 10000 * 10**7)
         self._record(red, f"therapy PE {keep // 100}%")
-        ctx.flags.add("MPPR_REDUCED", red > 0, ctx.idx,
-                      ("Therapy units after the first: practice expense paid at 50% (",
-                       Dollars(red), " reduction)."))
+        ctx.flags.add(
+            "MPPR_REDUCED",
+            red > 0,
+            ctx.idx,
+            (
+                "Therapy units after the first: practice expense paid at 50% (",
+                Dollars(red),
+                " reduction).",
+            ),
+        )

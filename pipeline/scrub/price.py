@@ -39,11 +39,19 @@ NOT_PAYABLE_STATUSES = {
 }
 ASSISTANT_MODS = ("80", "81", "82")
 LINE_STATUSES = (
-    "priced", "not_payable", "carrier_priced", "other_fee_schedule", "unknown_code",
-    "outside_loaded_years", "rejected",
+    "priced",
+    "not_payable",
+    "carrier_priced",
+    "other_fee_schedule",
+    "unknown_code",
+    "outside_loaded_years",
+    "rejected",
 )
 INPUT_RULES = (
-    "INPUT_MALFORMED_ROW", "INPUT_MISSING_CODE", "INPUT_BAD_DATE", "INPUT_BAD_UNITS",
+    "INPUT_MALFORMED_ROW",
+    "INPUT_MISSING_CODE",
+    "INPUT_BAD_DATE",
+    "INPUT_BAD_UNITS",
     "INPUT_BAD_AMOUNT",
 )
 
@@ -85,17 +93,31 @@ def price_lines(
     for code in INPUT_RULES:
         flags.add(code, problem == code, idx, ("Not priced: ", detail, "."), charge)
     mod_problem = out["modifier_problem"].to_numpy(object)
-    flags.add("MODIFIER_MALFORMED", ~rejected & (mod_problem != ""), idx,
-              ("Modifier ", mod_problem, " is not two letters or digits; it was ignored."))
+    flags.add(
+        "MODIFIER_MALFORMED",
+        ~rejected & (mod_problem != ""),
+        idx,
+        ("Modifier ", mod_problem, " is not two letters or digits; it was ignored."),
+    )
     rel = ref.release_index(out["dos"].to_numpy("datetime64[D]"))
     rel = np.where(rejected, OUTSIDE_LOADED_YEARS, rel)
     outside = ~rejected & (rel == OUTSIDE_LOADED_YEARS)
     before_first = ~rejected & (rel == BEFORE_FIRST_RELEASE)
     years = sorted({r.year for r in ref.releases})
-    flags.add("OUTSIDE_LOADED_YEARS", outside, idx,
-              f"Date of service is outside the loaded fee-schedule years {years}.", charge)
-    flags.add("NO_RELEASE_IN_FORCE", before_first, idx,
-              "No loaded release was in force yet on the date of service.", charge)
+    flags.add(
+        "OUTSIDE_LOADED_YEARS",
+        outside,
+        idx,
+        f"Date of service is outside the loaded fee-schedule years {years}.",
+        charge,
+    )
+    flags.add(
+        "NO_RELEASE_IN_FORCE",
+        before_first,
+        idx,
+        "No loaded release was in force yet on the date of service.",
+        charge,
+    )
     dated = ~rejected & (rel >= 0)
     rel = np.where(dated, rel, 0)
     names = np.array([r.name for r in ref.releases], dtype=object)
@@ -108,15 +130,30 @@ def price_lines(
     gw, gpe, gmp, gpci_found = attach_gpci(ref, rel, loc_key)
     national = loc_key == "national"
     zip5 = out["zip5"].to_numpy(object)
-    flags.add("NO_LOCATION", dated & (loc_source == "national"), idx,
-              "No service ZIP or carrier/locality on the line.")
-    flags.add("ZIP_NOT_FOUND", dated & (loc_source == "zip_not_found"), idx,
-              ("ZIP ", zip5, " is not in the CMS ZIP5 file."))
-    flags.add("LOCALITY_NOT_FOUND",
-              dated & ~gpci_found & ~national & (loc_source != "zip_not_found"), idx,
-              ("Locality ", loc_key, " is not in the GPCI file of the release."))
-    flags.add("ZIP_NEEDS_PLUS_FOUR", dated & plus_four, idx,
-              ("ZIP ", zip5, " is split by ZIP+4; priced at locality ", loc_key, "."))
+    flags.add(
+        "NO_LOCATION",
+        dated & (loc_source == "national"),
+        idx,
+        "No service ZIP or carrier/locality on the line.",
+    )
+    flags.add(
+        "ZIP_NOT_FOUND",
+        dated & (loc_source == "zip_not_found"),
+        idx,
+        ("ZIP ", zip5, " is not in the CMS ZIP5 file."),
+    )
+    flags.add(
+        "LOCALITY_NOT_FOUND",
+        dated & ~gpci_found & ~national & (loc_source != "zip_not_found"),
+        idx,
+        ("Locality ", loc_key, " is not in the GPCI file of the release."),
+    )
+    flags.add(
+        "ZIP_NEEDS_PLUS_FOUR",
+        dated & plus_four,
+        idx,
+        ("ZIP ", zip5, " is split by ZIP+4; priced at locality ", loc_key, "."),
+    )
     loc_key = np.where(gpci_found | national, loc_key, "national")
 
     # 3. Setting by place of service.
@@ -124,10 +161,15 @@ def price_lines(
     pos = out["pos"].to_numpy(object)
     pos_ids, pos_uniques = pd.factorize(pos)
     facility = np.isin(np.asarray(pos_uniques, object), pos_rules["facility"])[pos_ids]
-    known = np.isin(np.asarray(pos_uniques, object),
-                    pos_rules["facility"] + pos_rules["non_facility"])[pos_ids]
-    flags.add("POS_UNKNOWN", dated & ~known, idx,
-              ("Place of service '", pos, "' is not a known CMS code; non-facility rate used."))
+    known = np.isin(
+        np.asarray(pos_uniques, object), pos_rules["facility"] + pos_rules["non_facility"]
+    )[pos_ids]
+    flags.add(
+        "POS_UNKNOWN",
+        dated & ~known,
+        idx,
+        ("Place of service '", pos, "' is not a known CMS code; non-facility rate used."),
+    )
 
     # 4. RVU row: 26/TC (and 53 where CMS lists it) choose the modifier-specific row.
     index = rvu_index(ref)
@@ -140,12 +182,33 @@ def price_lines(
         pricing_mod = np.where(with53 & found53, "53", pricing_mod)
     row = index.lookup(rel, codes, pricing_mod)
     exists = index.has_code(rel, codes)
-    unknown = dated & ~exists
-    flags.add("UNKNOWN_CODE", unknown, idx,
-              ("Code ", hcpcs, " is not in release ", release, "."), charge)
+    level2 = Codes(codes.ids, codes.uniques).matches(r"[A-V]\d{4}")
+    off_schedule = dated & ~exists & level2
+    flags.add(
+        "NOT_ON_FEE_SCHEDULE",
+        off_schedule,
+        idx,
+        (
+            "HCPCS Level II code ",
+            hcpcs,
+            " is not in release ",
+            release,
+            "; Medicare pays such codes (DMEPOS, drugs, supplies) under another fee "
+            "schedule, if at all.",
+        ),
+    )
+    unknown = dated & ~exists & ~level2
+    flags.add(
+        "UNKNOWN_CODE", unknown, idx, ("Code ", hcpcs, " is not in release ", release, "."), charge
+    )
     bad_mod = dated & exists & (~row.found | (has26 & has_tc))
-    flags.add("MODIFIER_INVALID_FOR_CODE", bad_mod, idx,
-              ("Modifier ", pricing_mod, " is not valid for ", hcpcs, "."), charge)
+    flags.add(
+        "MODIFIER_INVALID_FOR_CODE",
+        bad_mod,
+        idx,
+        ("Modifier ", pricing_mod, " is not valid for ", hcpcs, "."),
+        charge,
+    )
     live = dated & row.found & ~bad_mod
 
     # 5. Fee-schedule amount per unit, with the OPPS imaging cap.
@@ -155,22 +218,55 @@ def price_lines(
     opps_pe = np.where(facility, row["opps_f_pe"], row["opps_nf_pe"])
     opps = to_cents(fee_1e9(w, opps_pe, row["opps_mp"], gw, gpe, gmp, cf))
     capped = live & ((opps_pe > 0) | (row["opps_mp"] > 0)) & (opps < fee)
-    flags.add("OPPS_CAP_APPLIED", capped, idx,
-              ("Fee ", Dollars(fee), " capped at the OPPS amount ", Dollars(opps), "."))
+    flags.add(
+        "OPPS_CAP_APPLIED",
+        capped,
+        idx,
+        ("Fee ", Dollars(fee), " capped at the OPPS amount ", Dollars(opps), "."),
+    )
     fee = np.where(capped, opps, fee)
     na_here = np.where(facility, row["f_na"], row["nf_na"])
-    flags.add("PE_NA_SETTING", live & na_here, idx,
-              ("CMS marks this setting's practice expense for ", hcpcs,
-               " as NA; the file's value was used."))
+    flags.add(
+        "PE_NA_SETTING",
+        live & na_here,
+        idx,
+        (
+            "CMS marks this setting's practice expense for ",
+            hcpcs,
+            " as NA; the file's value was used.",
+        ),
+    )
     pc_fee, tc_fee, pc_row_fee = _component_fees(
-        index, rel, codes, pricing_mod, fee, facility, (gw, gpe, gmp), row["pctc"],
+        index,
+        rel,
+        codes,
+        pricing_mod,
+        fee,
+        facility,
+        (gw, gpe, gmp),
+        row["pctc"],
         row["mult_proc"],
     )
-    global_in_facility = live & facility & (pricing_mod == "") & (row["pctc"] == "1") & (pc_row_fee > 0)
-    flags.add("GLOBAL_TEST_IN_FACILITY", global_in_facility, idx,
-              ("Global ", hcpcs, " billed at POS ", pos, "; bill ", hcpcs, "-26 (",
-               Dollars(pc_row_fee), ")."),
-              (fee - pc_row_fee) * ctx.units)
+    global_in_facility = (
+        live & facility & (pricing_mod == "") & (row["pctc"] == "1") & (pc_row_fee > 0)
+    )
+    flags.add(
+        "GLOBAL_TEST_IN_FACILITY",
+        global_in_facility,
+        idx,
+        (
+            "Global ",
+            hcpcs,
+            " billed at POS ",
+            pos,
+            "; bill ",
+            hcpcs,
+            "-26 (",
+            Dollars(pc_row_fee),
+            ").",
+        ),
+        (fee - pc_row_fee) * ctx.units,
+    )
 
     # 6. Payability by status code.
     status = row["status"]
@@ -178,19 +274,31 @@ def price_lines(
     not_pay = live & np.isin(status, list(NOT_PAYABLE_STATUSES))
     why = np.array([NOT_PAYABLE_STATUSES.get(s, "") for s in NOT_PAYABLE_STATUSES], dtype=object)
     why_line = pd.Series(status).map(dict(zip(NOT_PAYABLE_STATUSES, why, strict=True))).fillna("")
-    flags.add("NOT_PAYABLE", not_pay & (status != "M"), idx,
-              (hcpcs, " is ", why_line.to_numpy(object), "."), charge)
-    flags.add("REPORTING_ONLY", not_pay & (status == "M"), idx,
-              (hcpcs, " is a measurement code reported without payment."))
+    flags.add(
+        "NOT_PAYABLE",
+        not_pay & (status != "M"),
+        idx,
+        (hcpcs, " is ", why_line.to_numpy(object), "."),
+        charge,
+    )
+    flags.add(
+        "REPORTING_ONLY",
+        not_pay & (status == "M"),
+        idx,
+        (hcpcs, " is a measurement code reported without payment."),
+    )
     carrier = live & np.isin(status, ["C", "R"])
-    flags.add("CARRIER_PRICED", carrier, idx,
-              (hcpcs, " has status ", status, ": the MAC prices it."))
+    flags.add(
+        "CARRIER_PRICED", carrier, idx, (hcpcs, " has status ", status, ": the MAC prices it.")
+    )
     anesthesia = live & (status == "J")
-    flags.add("ANESTHESIA_NOT_PRICED", anesthesia, idx,
-              (hcpcs, " is an anesthesia code (status J)."))
+    flags.add(
+        "ANESTHESIA_NOT_PRICED", anesthesia, idx, (hcpcs, " is an anesthesia code (status J).")
+    )
     other = live & (status == "X")
-    flags.add("OTHER_FEE_SCHEDULE", other, idx,
-              (hcpcs, " is paid under another fee schedule (status X)."))
+    flags.add(
+        "OTHER_FEE_SCHEDULE", other, idx, (hcpcs, " is paid under another fee schedule (status X).")
+    )
     bundled_t = _injection_rule(ctx, priced, status, fee)
     priced &= ~bundled_t
     not_pay |= bundled_t
@@ -205,7 +313,9 @@ def price_lines(
     base, proc_count, bilateral_bp, pair_id = apply_bilateral(ctx, priced, fee, row["bilat"])
     rank_amount = np.where(proc_count > 0, base // np.maximum(proc_count, 1), 0)
     mppr = MultipleProcedures(ctx, priced, row["mult_proc"])
-    fam_id = mppr.endoscopy(rank_amount, row["endo_base"], index, rel, facility, (gw, gpe, gmp), codes)
+    fam_id = mppr.endoscopy(
+        rank_amount, row["endo_base"], index, rel, facility, (gw, gpe, gmp), codes
+    )
     offset = int(fam_id.max()) + 1 if n else 0
     fam_id = np.where((fam_id < 0) & (pair_id >= 0), pair_id + offset, fam_id)
     mppr.standard(base, rank_amount, proc_count, fam_id)
@@ -227,12 +337,20 @@ def price_lines(
     nonpar = ~out["is_participating"].to_numpy(bool)
     amount = np.where(nonpar, apply_bp(amount, part["non_participating"]), amount)
     limiting = apply_bp(par_amount, part["limiting_charge"])
-    flags.add("LIMITING_CHARGE_EXCEEDED", priced & nonpar & has_charge & (charge > limiting), idx,
-              ("Charge ", Dollars(charge), " exceeds the limiting charge ", Dollars(limiting), "."),
-              charge - limiting)
-    flags.add("MISSING_CHARGE", priced & ~has_charge, idx,
-              ("Charge is zero or blank; the fee-schedule amount is ", Dollars(amount), "."),
-              amount)
+    flags.add(
+        "LIMITING_CHARGE_EXCEEDED",
+        priced & nonpar & has_charge & (charge > limiting),
+        idx,
+        ("Charge ", Dollars(charge), " exceeds the limiting charge ", Dollars(limiting), "."),
+        charge - limiting,
+    )
+    flags.add(
+        "MISSING_CHARGE",
+        priced & ~has_charge,
+        idx,
+        ("Charge is zero or blank; the fee-schedule amount is ", Dollars(amount), "."),
+        amount,
+    )
     allowed = np.where(has_charge, np.minimum(charge, amount), amount)
     under = priced & has_charge & (charge < amount)
     paired = priced & (pair_id >= 0)
@@ -244,19 +362,54 @@ def price_lines(
         low = (totals["c"] < totals["a"]).to_numpy()
         allowed[paired] = np.where(low, charge[paired], amount[paired])
         under[paired] = low
-    flags.add("UNDERCHARGED", under, idx,
-              ("Charge ", Dollars(charge), " is below the fee-schedule amount ", Dollars(amount),
-               "."),
-              amount - charge)
-    flags.add("UNITS_DEFAULTED", ~rejected & out["units_defaulted"].to_numpy(bool), idx,
-              "Units were blank; 1 unit assumed.")
+    flags.add(
+        "UNDERCHARGED",
+        under,
+        idx,
+        ("Charge ", Dollars(charge), " is below the fee-schedule amount ", Dollars(amount), "."),
+        amount - charge,
+    )
+    flags.add(
+        "UNITS_DEFAULTED",
+        ~rejected & out["units_defaulted"].to_numpy(bool),
+        idx,
+        "Units were blank; 1 unit assumed.",
+    )
 
     # 12. Status and breakdown columns.
+    dupe = _duplicates(out)
+    flags.add(
+        "DUPLICATE_LINE",
+        dupe,
+        idx,
+        (
+            "Claim ",
+            out["claim_id"].to_numpy(object),
+            " line ",
+            out["claim_line_number"].to_numpy(object),
+            " appears more than once in the batch.",
+        ),
+        charge,
+    )
     line_status = np.select(
-        [rejected, outside | before_first, unknown, bad_mod | not_pay, carrier | anesthesia,
-         other, priced],
-        ["rejected", "outside_loaded_years", "unknown_code", "not_payable", "carrier_priced",
-         "other_fee_schedule", "priced"],
+        [
+            rejected,
+            outside | before_first,
+            unknown,
+            bad_mod | not_pay,
+            carrier | anesthesia,
+            other | off_schedule,
+            priced,
+        ],
+        [
+            "rejected",
+            "outside_loaded_years",
+            "unknown_code",
+            "not_payable",
+            "carrier_priced",
+            "other_fee_schedule",
+            "priced",
+        ],
         default="unknown_code",
     )
     keep = priced | (line_status == "not_payable")
@@ -267,46 +420,89 @@ def price_lines(
         "setting": np.where(facility, "facility", "non_facility"),
         "pricing_modifier": pricing_mod,
         "status_code": status,
-        **{c: row[c] for c in ("pctc", "glob_days", "mult_proc", "bilat", "asst", "co_surg",
-                               "team", "endo_base")},
-        "gpci_work": gw, "gpci_pe": gpe, "gpci_mp": gmp,
-        "work_rvu": w, "pe_rvu": pe, "mp_rvu": mp, "conversion_factor": cf,
-        "fee_schedule_cents": np.where(live, fee, 0),
+        **{
+            c: row[c]
+            for c in (
+                "pctc",
+                "glob_days",
+                "mult_proc",
+                "bilat",
+                "asst",
+                "co_surg",
+                "team",
+                "endo_base",
+            )
+        },
+        "gpci_work": _nullable(gw, dated),
+        "gpci_pe": _nullable(gpe, dated),
+        "gpci_mp": _nullable(gmp, dated),
+        "work_rvu": _nullable(w, live),
+        "pe_rvu": _nullable(pe, live),
+        "mp_rvu": _nullable(mp, live),
+        "conversion_factor": _nullable(cf, live),
+        "fee_schedule_cents": _nullable(fee, live),
         "opps_cap_applied": capped,
-        "bilateral_pct_bp": np.where(priced, bilateral_bp, 0),
-        "mppr_reduction_cents": np.where(priced, mppr.reduction, 0),
-        "role_pct_bp": np.where(priced, role_bp, 0),
-        "adjustments": _describe(priced, capped, bilateral_bp, mppr.note, role_bp, nonpar,
-                                 allowed < amount),
+        "bilateral_pct_bp": _nullable(bilateral_bp, priced & (bilateral_bp > 0)),
+        "mppr_reduction_cents": _nullable(mppr.reduction, priced),
+        "role_pct_bp": _nullable(role_bp, priced & (role_bp != 10000)),
+        "adjustments": _describe(
+            priced, capped, bilateral_bp, mppr.note, role_bp, nonpar, allowed < amount
+        ),
         "fee_adjusted_cents": _nullable(amount, priced),
         "limiting_charge_cents": _nullable(limiting, priced & nonpar),
         "line_status": line_status,
         "expected_allowed_cents": _nullable(np.where(priced, allowed, 0), keep),
     }
-    extra = {}
-    for name, values in breakdown.items():
-        values = np.asarray(values) if not isinstance(values, pd.api.extensions.ExtensionArray) else values
-        extra[name] = pd.Series(values, index=out.index, dtype=object if getattr(values, "dtype", None) == object else None)
-    out = pd.concat([out.drop(columns=[c for c in breakdown if c in out.columns]),
-                     pd.DataFrame(extra, index=out.index)], axis=1)
+    columns = {name: _column(values, out.index) for name, values in breakdown.items()}
+    out = pd.concat(
+        [
+            out.drop(columns=[c for c in breakdown if c in out.columns]),
+            pd.DataFrame(columns, index=out.index),
+        ],
+        axis=1,
+    )
     counts = pd.Series(line_status).value_counts()
     logger.info(
         "priced %d of %d lines; %d not payable, %d not priced here, %d unknown code, "
         "%d outside loaded years, %d rejected",
-        counts.get("priced", 0), n, counts.get("not_payable", 0),
+        counts.get("priced", 0),
+        n,
+        counts.get("not_payable", 0),
         counts.get("carrier_priced", 0) + counts.get("other_fee_schedule", 0),
-        counts.get("unknown_code", 0), counts.get("outside_loaded_years", 0),
+        counts.get("unknown_code", 0),
+        counts.get("outside_loaded_years", 0),
         counts.get("rejected", 0),
     )
     return PricingResult(out, flags.table())
+
+
+def _column(values, index: pd.Index) -> pd.Series:
+    """A breakdown column; text stays object dtype (no costly Arrow conversion here)."""
+    if isinstance(values, pd.api.extensions.ExtensionArray):
+        return pd.Series(values, index=index)
+    values = np.asarray(values)
+    return pd.Series(values, index=index, dtype=object if values.dtype.kind == "O" else None)
+
+
+def _duplicates(lines: pd.DataFrame) -> np.ndarray:
+    """Second and later lines with the same claim id and line number."""
+    return lines.duplicated(["claim_id", "claim_line_number"], keep="first").to_numpy(bool)
 
 
 def _nullable(values: np.ndarray, present: np.ndarray) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(np.asarray(values, dtype="int64"), ~np.asarray(present, bool))
 
 
-COMPONENT_FIELDS = ("work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu", "cf", "opps_nf_pe",
-                    "opps_f_pe", "opps_mp")
+COMPONENT_FIELDS = (
+    "work_rvu",
+    "nf_pe_rvu",
+    "f_pe_rvu",
+    "mp_rvu",
+    "cf",
+    "opps_nf_pe",
+    "opps_f_pe",
+    "opps_mp",
+)
 
 
 def _component_fees(index, rel, codes, pricing_mod, fee, facility, gpci, pctc, mult):
@@ -329,8 +525,9 @@ def _component_fees(index, rel, codes, pricing_mod, fee, facility, gpci, pctc, m
         cpe = np.where(fac, crow["f_pe_rvu"], crow["nf_pe_rvu"])
         cfee = to_cents(fee_1e9(crow["work_rvu"], cpe, crow["mp_rvu"], gw, gpe, gmp, crow["cf"]))
         opps_pe = np.where(fac, crow["opps_f_pe"], crow["opps_nf_pe"])
-        copps = to_cents(fee_1e9(crow["work_rvu"], opps_pe, crow["opps_mp"], gw, gpe, gmp,
-                                 crow["cf"]))
+        copps = to_cents(
+            fee_1e9(crow["work_rvu"], opps_pe, crow["opps_mp"], gw, gpe, gmp, crow["cf"])
+        )
         capped = ((opps_pe > 0) | (crow["opps_mp"] > 0)) & (copps < cfee)
         comp[mod] = np.where(crow.found, np.where(capped, copps, cfee), 0)
     mods, f, kind = pricing_mod[sel], fee[sel], pctc[sel]
@@ -351,9 +548,13 @@ def _injection_rule(ctx: PricingContext, priced, status, fee) -> np.ndarray:
     other_paid = (priced & (status != "T")).astype("int64")
     per_group = np.bincount(ctx.group, weights=other_paid, minlength=int(ctx.group.max()) + 1)
     bundled = priced & (status == "T") & (per_group[ctx.group] > 0)
-    ctx.flags.add("INJECTION_BUNDLED", bundled, ctx.idx,
-                  (ctx.hcpcs, " (status T) is bundled with another service the same day."),
-                  fee * ctx.units)
+    ctx.flags.add(
+        "INJECTION_BUNDLED",
+        bundled,
+        ctx.idx,
+        (ctx.hcpcs, " (status T) is bundled with another service the same day."),
+        fee * ctx.units,
+    )
     return bundled
 
 
@@ -367,26 +568,59 @@ def _surgical_roles(ctx: PricingContext, priced, row, charge) -> dict[str, np.nd
 
     asst_line = priced & (is_asst | is_as)
     asst_denied = asst_line & np.isin(asst, ["1", "9"])
-    flags.add("ASSISTANT_NOT_PAYABLE", asst_denied, idx,
-              ("Assistant-at-surgery indicator ", asst, " for ", hcpcs, "."), charge)
-    flags.add("ASSISTANT_NEEDS_DOCUMENTATION", asst_line & (asst == "0"), idx,
-              ("Assistant at surgery for ", hcpcs, " needs documentation of necessity."))
+    flags.add(
+        "ASSISTANT_NOT_PAYABLE",
+        asst_denied,
+        idx,
+        ("Assistant-at-surgery indicator ", asst, " for ", hcpcs, "."),
+        charge,
+    )
+    flags.add(
+        "ASSISTANT_NEEDS_DOCUMENTATION",
+        asst_line & (asst == "0"),
+        idx,
+        ("Assistant at surgery for ", hcpcs, " needs documentation of necessity."),
+    )
     co_line = priced & is_co
     co_denied = co_line & np.isin(co, ["0", "9"])
-    flags.add("CO_SURGERY_NOT_PAYABLE", co_denied, idx,
-              ("Co-surgery indicator ", co, " for ", hcpcs, "."), charge)
-    flags.add("CO_SURGERY_NEEDS_DOCUMENTATION", co_line & (co == "1"), idx,
-              ("Co-surgery on ", hcpcs, " is paid only with documentation."))
+    flags.add(
+        "CO_SURGERY_NOT_PAYABLE",
+        co_denied,
+        idx,
+        ("Co-surgery indicator ", co, " for ", hcpcs, "."),
+        charge,
+    )
+    flags.add(
+        "CO_SURGERY_NEEDS_DOCUMENTATION",
+        co_line & (co == "1"),
+        idx,
+        ("Co-surgery on ", hcpcs, " is paid only with documentation."),
+    )
     team_line = priced & is_team
     team_denied = team_line & np.isin(team, ["0", "9"])
-    flags.add("TEAM_SURGERY_NOT_PAYABLE", team_denied, idx,
-              ("Team-surgery indicator ", team, " for ", hcpcs, "."), charge)
+    flags.add(
+        "TEAM_SURGERY_NOT_PAYABLE",
+        team_denied,
+        idx,
+        ("Team-surgery indicator ", team, " for ", hcpcs, "."),
+        charge,
+    )
     by_report = team_line & ~team_denied
-    flags.add("TEAM_SURGERY_BY_REPORT", by_report, idx,
-              ("Team surgery on ", hcpcs, " is priced by report."))
-    bp = np.where(co_line, pct["co_surgeon"],
-                  np.where(is_as & asst_line, pct["assistant_nonphysician"],
-                           np.where(is_asst & asst_line, pct["assistant_physician"], 10000)))
+    flags.add(
+        "TEAM_SURGERY_BY_REPORT",
+        by_report,
+        idx,
+        ("Team surgery on ", hcpcs, " is priced by report."),
+    )
+    bp = np.where(
+        co_line,
+        pct["co_surgeon"],
+        np.where(
+            is_as & asst_line,
+            pct["assistant_nonphysician"],
+            np.where(is_asst & asst_line, pct["assistant_physician"], 10000),
+        ),
+    )
     return {"denied": asst_denied | co_denied | team_denied, "by_report": by_report, "bp": bp}
 
 

@@ -85,3 +85,165 @@ def test_bad_rows_are_kept_with_a_reason(scrub):
     ]
     assert result.summary["line_status"]["rejected"] == 5
     assert result.summary["conservation_ok"]
+
+
+def _write(tmp_path, name: str, text: str, encoding: str = "utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+HEADER = "claim_id,claim_line_number,claim_line_start_date,hcpcs_code,charge_amount,service_zip\n"
+
+
+def test_identifier_like_columns_never_reach_the_report(tmp_path, reference, config):
+    from pipeline.report.storage import Destination
+    from pipeline.run import scrub_file
+
+    path = _write(
+        tmp_path,
+        "pii.csv",
+        "claim_id,claim_line_number,claim_line_start_date,hcpcs_code,person_id,Member ID,"
+        "patient_dob,mbi,subscriber_id,member_name,member_id,member_id,payer_name\n"
+        "C1,1,2025-10-15,99213,P9,M1,1950-01-01,1EG4TE5MK73,S1,DOE JANE,M2,M3,Medicare\n",
+    )
+    scrub_file(path, reference, config, Destination(str(tmp_path / "out")))
+    text = (tmp_path / "out" / "pii" / "lines.csv").read_text()
+    for value in ("P9", "M1", "1950-01-01", "1EG4TE5MK73", "S1", "DOE JANE", "M2", "M3"):
+        assert value not in text
+    assert "payer_name" in text.splitlines()[0]
+
+
+def test_malformed_row_is_kept_in_place(tmp_path, reference, config):
+    from pipeline.report.storage import Destination
+    from pipeline.run import scrub_file
+
+    path = _write(
+        tmp_path,
+        "ragged.csv",
+        HEADER + "C1,1,2025-10-15,99213,100,77030\n"
+        "C1,2,2025-10-15,99214,100,77030,extra,extra\n"
+        "C1,3,2025-10-15,99215,100,77030\n",
+    )
+    result = scrub_file(path, reference, config, Destination(str(tmp_path / "out")))
+    lines = result.lines
+    assert lines["input_row"].tolist() == [1, 2, 3]
+    assert lines["line_status"].tolist() == ["priced", "rejected", "priced"]
+    assert lines["flags"].iloc[1] == ["INPUT_MALFORMED_ROW"]
+    reason = result.flags.loc[result.flags["rule_code"] == "INPUT_MALFORMED_ROW", "reason"]
+    assert reason.tolist() == ["Not priced: row has 8 fields where the header has 6."]
+    assert result.summary["malformed_rows"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param("", "the file is empty", id="empty"),
+        pytest.param(HEADER, "header but no claim lines", id="header only"),
+    ],
+)
+def test_empty_batches_are_refused_clearly(tmp_path, content, message):
+    with pytest.raises(ClaimBatchError, match=message):
+        read_batch(_write(tmp_path, "b.csv", content))
+
+
+def test_gzip_named_csv_and_windows_1252(tmp_path):
+    import gzip
+
+    text = HEADER + "C1,1,2025-10-15,99213,100,77030\n"
+    (tmp_path / "b.csv").write_bytes(gzip.compress(text.encode()))
+    assert read_batch(tmp_path / "b.csv")["hcpcs_code"].tolist() == ["99213"]
+    windows = "payer," + HEADER + "\u201cMedicare\u201d,C1,1,2025-10-15,99213,100,77030\n"
+    raw = read_batch(_write(tmp_path, "w.csv", windows, "cp1252"))
+    assert raw["payer"].tolist() == ["\u201cMedicare\u201d"]
+
+
+def test_truncated_gzip_is_a_clear_error(tmp_path):
+    import gzip
+
+    data = gzip.compress((HEADER + "C1,1,2025-10-15,99213,100,77030\n" * 500).encode())
+    (tmp_path / "t.csv.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ClaimBatchError, match=r"t\.csv\.gz: cannot read the batch"):
+        read_batch(tmp_path / "t.csv.gz")
+
+
+def test_parquet_with_typed_columns(tmp_path, scrub, reference, config):
+    from pipeline.run import scrub_frame
+
+    frame = pd.DataFrame(
+        {
+            "claim_id": [1, 2],
+            "claim_line_number": [1, 1],
+            "claim_line_start_date": pd.to_datetime(["2025-10-15", "2025-10-15"]),
+            "hcpcs_code": ["99213", "99213"],
+            "place_of_service_code": [22.0, 11.0],
+            "service_zip": [2110, 77030],
+            "charge_amount": [150.0, 150.5],
+            "service_unit_quantity": [1, 1],
+            "patient_id": ["A", "B"],
+        }
+    )
+    frame.to_parquet(tmp_path / "typed.parquet")
+    raw = read_batch(tmp_path / "typed.parquet")
+    assert raw.loc[
+        0, ["place_of_service_code", "service_zip", "claim_line_start_date"]
+    ].tolist() == ["22", "2110", "2025-10-15"]
+    lines = scrub_frame(raw, reference, config).lines
+    assert lines["setting"].tolist() == ["facility", "non_facility"]
+    assert lines["locality_source"].tolist() == ["zip", "zip"]
+    assert lines["charge_amount"].tolist() == ["150", "150.5"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        pytest.param("charge_amount", "-5", "INPUT_BAD_AMOUNT", id="negative charge"),
+        pytest.param(
+            "charge_amount", "99999999999999999999.99", "INPUT_BAD_AMOUNT", id="huge charge"
+        ),
+        pytest.param("service_unit_quantity", "999999999", "INPUT_BAD_UNITS", id="huge units"),
+        pytest.param("service_unit_quantity", "inf", "INPUT_BAD_UNITS", id="infinite units"),
+        pytest.param("service_unit_quantity", "1e3", "INPUT_BAD_UNITS", id="exponent units"),
+        pytest.param("claim_line_start_date", "2025-13-01", "INPUT_BAD_DATE", id="month 13"),
+    ],
+)
+def test_out_of_range_values_are_rejected(scrub, field, value, rule):
+    result = scrub({"hcpcs_code": "99213", field: value})
+    assert result.lines["line_status"].tolist() == ["rejected"]
+    assert flags_of(result, 1) == [rule]
+    assert value in result.flags["reason"].iloc[0]
+
+
+def test_zip_with_lost_leading_zero_and_zip_plus_four(scrub):
+    result = scrub(
+        {"hcpcs_code": "99213", "service_zip": "2110", "patient_id": "A"},
+        {"hcpcs_code": "99213", "service_zip": "77030-1234", "patient_id": "B"},
+    )
+    assert result.lines["locality_source"].tolist() == ["zip", "zip"]
+    assert result.lines["pricing_locality"].tolist()[1] == "04412-18"
+
+
+def test_malformed_modifier_is_flagged_and_ignored(scrub):
+    result = scrub({"hcpcs_code": "78580", "hcpcs_modifier_1": "26 TC"})
+    assert "MODIFIER_MALFORMED" in flags_of(result, 1)
+    assert result.lines["pricing_modifier"].tolist() == [""]
+
+
+def test_duplicate_claim_lines_are_flagged(scrub):
+    result = scrub(
+        {"hcpcs_code": "99213", "claim_line_number": "1"},
+        {"hcpcs_code": "99213", "claim_line_number": "1"},
+    )
+    assert flags_of(result, 1) == []
+    assert "DUPLICATE_LINE" in flags_of(result, 2)
+
+
+def test_input_columns_named_like_outputs_are_kept_aside(scrub):
+    result = scrub(
+        {"hcpcs_code": "99213", "expected_allowed": "12.00", "input_row": "7", "line_status": "old"}
+    )
+    lines = result.lines
+    assert lines["input_expected_allowed"].tolist() == ["12.00"]
+    assert lines["input_input_row"].tolist() == ["7"]
+    assert lines["line_status"].tolist() == ["priced"]
+    assert list(lines.columns).count("input_row") == 1

@@ -178,7 +178,12 @@ def test_locality_sources_and_their_flags(scrub):
             "patient_id": "D",
         },
     )
-    assert list(result.lines["pricing_locality"]) == ["01112-09", "national", "01182-18", "national"]
+    assert list(result.lines["pricing_locality"]) == [
+        "01112-09",
+        "national",
+        "01182-18",
+        "national",
+    ]
     assert flags_of(result, 1) == ["ZIP_NEEDS_PLUS_FOUR"]
     assert flags_of(result, 2) == ["ZIP_NOT_FOUND"]
     assert flags_of(result, 3) == []

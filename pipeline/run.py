@@ -79,7 +79,7 @@ def scrub_frame(
     flags = pd.concat([priced.flags, extra.table()], ignore_index=True)
     flags = flags.sort_values(["line_index", "rule_code"], kind="stable").reset_index(drop=True)
     flagged = attach_flags(compared, flags)
-    claims = claim_summary(flagged)
+    claims = claim_summary(flagged, flags)
     timings["report"] = time.perf_counter() - t
 
     summary = _summary(flagged, flags, claims, ref, config, run_id, started, batch, timings)
@@ -132,7 +132,7 @@ def _summary(lines, flags, claims, ref, config, run_id, started, batch, timings)
         "lines_written": len(lines),
         "conservation_ok": bool(len(lines) == lines["line_index"].nunique()),
         "line_status": {s: int(status_counts.get(s, 0)) for s in LINE_STATUSES},
-        "lines_flagged": int((lines["flags"].map(len) > 0).sum()),
+        "lines_flagged": int((lines["flag_count"] > 0).sum()),
         "flags_by_rule": {
             k: int(v) for k, v in flags["rule_code"].value_counts().sort_index().items()
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.report.arrow import scaled_to_decimal, scaled_to_text
 
@@ -62,30 +63,27 @@ def attach_flags(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     """Add `flags` (list of rule codes), worst severity and dollars at risk to each line.
 
     A line's dollars at risk is the largest figure among its flags, so one problem counted by
-    two rules is not counted twice.
+    two rules is not counted twice. `flags` must be ordered by line_index.
     """
     out = lines.copy()
     n = len(out)
-    codes = [[] for _ in range(n)]
-    for i, code in zip(flags["line_index"].to_numpy(), flags["rule_code"].to_numpy(), strict=True):
-        codes[i].append(code)
-    out["flags"] = codes
+    at = flags["line_index"].to_numpy("int64")
+    offsets = np.zeros(n + 1, dtype="int32")
+    np.cumsum(np.bincount(at, minlength=n)[:n], out=offsets[1:])
+    codes = pa.array(flags["rule_code"].to_numpy(object), type=pa.string())
+    out["flags"] = pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(offsets, codes))
     risk = np.zeros(n, dtype="int64")
-    if len(flags):
-        np.maximum.at(
-            risk, flags["line_index"].to_numpy(), flags["dollars_at_risk_cents"].to_numpy()
-        )
+    np.maximum.at(risk, at, flags["dollars_at_risk_cents"].to_numpy("int64"))
     out["dollars_at_risk_cents"] = risk
+    rank = flags["severity"].map(SEVERITY_RANK).to_numpy("int64") if len(flags) else at
     sev = np.zeros(n, dtype="int64")
-    if len(flags):
-        np.maximum.at(
-            sev, flags["line_index"].to_numpy(), flags["severity"].map(SEVERITY_RANK).to_numpy()
-        )
+    np.maximum.at(sev, at, rank)
     names = np.array(["", "info", "warning", "error"], dtype=object)
     out["worst_severity"] = names[sev]
+    out["flag_count"] = np.diff(offsets)
     for level in ("error", "warning"):
-        hits = flags.loc[flags["severity"] == level, "line_index"].to_numpy()
-        out[f"flags_{level}s"] = np.bincount(hits.astype("int64"), minlength=n)[:n]
+        hits = at[(rank == SEVERITY_RANK[level])] if len(flags) else at
+        out[f"flags_{level}s"] = np.bincount(hits, minlength=n)[:n]
     return out
 
 
@@ -113,8 +111,8 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
         elif col.endswith("_cents"):
             arrays.append(scaled_to_decimal(series, 2))
             col = col.removesuffix("_cents")
-        elif col == "flags":
-            arrays.append(pa.array(series.tolist(), type=pa.list_(pa.string())))
+        elif col in ("flags", "rule_codes"):
+            arrays.append(pa.array(series.array, type=pa.list_(pa.string())))
         else:
             arrays.append(pa.array(series, from_pandas=True))
         names.append(col)
@@ -133,51 +131,56 @@ def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
             out[col.removesuffix("_cents")] = scaled_to_text(out.pop(col), 2)
     for col in ("flags", "rule_codes"):
         if col in out.columns:
-            out[col] = out[col].map(";".join)
+            joined = pc.binary_join(pa.array(out[col].array, type=pa.list_(pa.string())), ";")
+            out[col] = pd.arrays.ArrowExtensionArray(joined)
     return out
 
 
-def claim_summary(lines: pd.DataFrame) -> pd.DataFrame:
+def claim_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     """One row per claim, ranked by dollars at risk (worst first)."""
+    claim, claim_ids = pd.factorize(lines["claim_id"])
     df = pd.DataFrame(
         {
-            "claim_id": lines["claim_id"],
-            "payer": lines["payer"] if "payer" in lines else "",
-            "provider_npi": lines["provider"],
-            "patient_id": lines["patient_key"],
-            "first_date_of_service": lines["dos"],
-            "billed_cents": lines["charge_cents"].fillna(0),
-            "expected_allowed_cents": lines["expected_allowed_cents"].fillna(0),
-            "paid_cents": lines["paid_cents"],
-            "dollars_at_risk_cents": lines["dollars_at_risk_cents"],
-            "flag_count": lines["flags"].map(len),
-            "errors": lines["flags_errors"],
-            "warnings": lines["flags_warnings"],
-            "sev": lines["worst_severity"].map(SEVERITY_RANK).fillna(0),
-            "flags": lines["flags"],
+            "c": claim,
+            "billed_cents": lines["charge_cents"].fillna(0).to_numpy("int64"),
+            "expected_allowed_cents": lines["expected_allowed_cents"].fillna(0).to_numpy("int64"),
+            "paid_cents": lines["paid_cents"].fillna(0).to_numpy("int64"),
+            "has_paid": lines["paid_cents"].notna().to_numpy(),
+            "dollars_at_risk_cents": lines["dollars_at_risk_cents"].to_numpy("int64"),
+            "flag_count": lines["flag_count"].to_numpy("int64"),
+            "errors": lines["flags_errors"].to_numpy("int64"),
+            "warnings": lines["flags_warnings"].to_numpy("int64"),
+            "sev": lines["worst_severity"].map(SEVERITY_RANK).fillna(0).to_numpy("int64"),
+            "dos": lines["dos"].to_numpy(),
         }
     )
-    grouped = df.groupby("claim_id", sort=False)
-    claims = grouped.agg(
-        payer=("payer", "first"),
-        provider_npi=("provider_npi", "first"),
-        patient_id=("patient_id", "first"),
-        first_date_of_service=("first_date_of_service", "min"),
-        lines=("claim_id", "size"),
-        billed_cents=("billed_cents", "sum"),
-        expected_allowed_cents=("expected_allowed_cents", "sum"),
-        paid_cents=("paid_cents", lambda s: s.sum(min_count=1)),
-        dollars_at_risk_cents=("dollars_at_risk_cents", "sum"),
-        flag_count=("flag_count", "sum"),
-        errors=("errors", "sum"),
-        warnings=("warnings", "sum"),
-        sev=("sev", "max"),
-    ).reset_index()
-    claims["rule_codes"] = (
-        grouped["flags"].agg(lambda s: sorted({c for f in s for c in f})).to_numpy()
+    g = df.groupby("c", sort=True)
+    sums = g[["billed_cents", "expected_allowed_cents", "paid_cents", "has_paid",
+              "dollars_at_risk_cents", "flag_count", "errors", "warnings"]].sum()
+    first = np.unique(claim, return_index=True)[1]
+    claims = pd.DataFrame(
+        {
+            "claim_id": np.asarray(claim_ids, dtype=object),
+            "payer": lines["payer"].to_numpy(object)[first] if "payer" in lines else "",
+            "provider_npi": lines["provider"].to_numpy(object)[first],
+            "patient_id": lines["patient_key"].to_numpy(object)[first],
+            "first_date_of_service": g["dos"].min().to_numpy(),
+            "lines": g.size().to_numpy(),
+            "billed_cents": sums["billed_cents"].to_numpy(),
+            "expected_allowed_cents": sums["expected_allowed_cents"].to_numpy(),
+            "paid_cents": pd.arrays.IntegerArray(
+                sums["paid_cents"].to_numpy("int64"), sums["has_paid"].to_numpy() == 0
+            ),
+            "dollars_at_risk_cents": sums["dollars_at_risk_cents"].to_numpy(),
+            "flag_count": sums["flag_count"].to_numpy(),
+            "errors": sums["errors"].to_numpy(),
+            "warnings": sums["warnings"].to_numpy(),
+            "rule_codes": _rule_codes_per_claim(claim, flags, len(claim_ids)),
+            "worst_severity": np.array(["", "info", "warning", "error"], dtype=object)[
+                g["sev"].max().to_numpy()
+            ],
+        }
     )
-    names = np.array(["", "info", "warning", "error"], dtype=object)
-    claims["worst_severity"] = names[claims.pop("sev").astype(int)]
     claims = claims.sort_values(
         ["dollars_at_risk_cents", "errors", "warnings", "claim_id"],
         ascending=[False, False, False, True],
@@ -185,3 +188,15 @@ def claim_summary(lines: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
     claims.insert(0, "rank", np.arange(1, len(claims) + 1))
     return claims
+
+
+def _rule_codes_per_claim(claim: np.ndarray, flags: pd.DataFrame, n_claims: int):
+    """Distinct rule codes of each claim, sorted, as an Arrow list column."""
+    pairs = pd.DataFrame(
+        {"c": claim[flags["line_index"].to_numpy("int64")],
+         "r": flags["rule_code"].to_numpy(object)}
+    ).drop_duplicates().sort_values(["c", "r"])
+    offsets = np.zeros(n_claims + 1, dtype="int32")
+    np.cumsum(np.bincount(pairs["c"].to_numpy("int64"), minlength=n_claims), out=offsets[1:])
+    values = pa.array(pairs["r"].to_numpy(object), type=pa.string())
+    return pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(offsets, values))

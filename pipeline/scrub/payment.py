@@ -8,6 +8,7 @@ import pandas as pd
 from pipeline.money import div_round_half_up
 from pipeline.scrub.flags import FlagCollector
 from pipeline.scrub.rules import payment_rules
+from pipeline.scrub.text import Dollars
 
 
 def expected_payment(allowed: np.ndarray, deductible: np.ndarray) -> np.ndarray:
@@ -40,20 +41,26 @@ def compare_paid(
     ).where(has_paid, pd.NA)
     idx = out["line_index"].to_numpy()
     mask = has_paid.to_numpy()
-    money = lambda c: pd.Series(c).map(lambda v: f"${v / 100:,.2f}")  # noqa: E731
+    under = mask & (-variance > tolerance_cents)
+    over = mask & (variance > tolerance_cents)
     flags.add(
         "UNDERPAID",
-        mask & (-variance > tolerance_cents),
+        under,
         idx,
-        "Paid " + money(paid) + ", expected " + money(expected) + " (allowed less "
-        "coinsurance and sequestration).",
+        (
+            "Paid ",
+            Dollars(paid),
+            ", expected ",
+            Dollars(expected),
+            " (allowed less coinsurance and sequestration).",
+        ),
         -variance,
     )
     flags.add(
         "OVERPAID",
-        mask & (variance > tolerance_cents),
+        over,
         idx,
-        "Paid " + money(paid) + ", expected " + money(expected) + ".",
+        ("Paid ", Dollars(paid), ", expected ", Dollars(expected), "."),
         variance,
     )
     return out

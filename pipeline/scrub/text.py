@@ -57,6 +57,8 @@ def render(parts: str | Sequence[Part], sel: np.ndarray) -> pa.Array:
     """Join `parts` into one sentence per selected row (`sel` holds row positions)."""
     if isinstance(parts, str):
         return pa.repeat(pa.scalar(parts, pa.string()), len(sel))
+    if not isinstance(parts, tuple | list):
+        raise TypeError("reason must be a string or a tuple of parts, not a column")
     arrays: list[pa.Array | str] = []
     for part in parts:
         if isinstance(part, str):

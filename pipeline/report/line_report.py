@@ -155,8 +155,18 @@ def claim_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
         }
     )
     g = df.groupby("c", sort=True)
-    sums = g[["billed_cents", "expected_allowed_cents", "paid_cents", "has_paid",
-              "dollars_at_risk_cents", "flag_count", "errors", "warnings"]].sum()
+    sums = g[
+        [
+            "billed_cents",
+            "expected_allowed_cents",
+            "paid_cents",
+            "has_paid",
+            "dollars_at_risk_cents",
+            "flag_count",
+            "errors",
+            "warnings",
+        ]
+    ].sum()
     first = np.unique(claim, return_index=True)[1]
     claims = pd.DataFrame(
         {
@@ -192,10 +202,16 @@ def claim_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
 
 def _rule_codes_per_claim(claim: np.ndarray, flags: pd.DataFrame, n_claims: int):
     """Distinct rule codes of each claim, sorted, as an Arrow list column."""
-    pairs = pd.DataFrame(
-        {"c": claim[flags["line_index"].to_numpy("int64")],
-         "r": flags["rule_code"].to_numpy(object)}
-    ).drop_duplicates().sort_values(["c", "r"])
+    pairs = (
+        pd.DataFrame(
+            {
+                "c": claim[flags["line_index"].to_numpy("int64")],
+                "r": flags["rule_code"].to_numpy(object),
+            }
+        )
+        .drop_duplicates()
+        .sort_values(["c", "r"])
+    )
     offsets = np.zeros(n_claims + 1, dtype="int32")
     np.cumsum(np.bincount(pairs["c"].to_numpy("int64"), minlength=n_claims), out=offsets[1:])
     values = pa.array(pairs["r"].to_numpy(object), type=pa.string())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,23 @@ from pipeline.scrub.rules import rule_catalog
 from pipeline.scrub.text import Part, render
 
 FLAG_COLUMNS = ("line_index", "rule_code", "severity", "reason", "action", "dollars_at_risk_cents")
+
+
+@lru_cache(maxsize=1)
+def _dictionaries() -> tuple[list[str], list[str], list[str]]:
+    """Rule codes, their actions and the severities, in catalog order.
+
+    Repeated text columns are dictionary-encoded against these fixed lists, so every batch of
+    hits shares one dictionary and reordering them moves integers, not strings.
+    """
+    catalog = rule_catalog()
+    actions = list(dict.fromkeys(r.action for r in catalog.values()))
+    return list(catalog), actions, ["info", "warning", "error"]
+
+
+def _repeat(position: int, n: int, dictionary: list[str]) -> pa.DictionaryArray:
+    indices = pa.array(np.full(n, position, dtype="int32"))
+    return pa.DictionaryArray.from_arrays(indices, pa.array(dictionary, type=pa.string()))
 
 
 class FlagCollector:
@@ -43,14 +61,16 @@ class FlagCollector:
         )
         risk = np.broadcast_to(risk, (len(line_index),))[sel]
         n = len(sel)
+        codes, actions, severities = _dictionaries()
+        position = codes.index(rule_code)
         self._parts.append(
             pa.table(
                 {
                     "line_index": pa.array(np.asarray(line_index)[sel], type=pa.int64()),
-                    "rule_code": pa.repeat(pa.scalar(rule_code, pa.string()), n),
-                    "severity": pa.repeat(pa.scalar(rule.severity, pa.string()), n),
+                    "rule_code": _repeat(position, n, codes),
+                    "severity": _repeat(severities.index(rule.severity), n, severities),
                     "reason": render(reason, sel),
-                    "action": pa.repeat(pa.scalar(rule.action, pa.string()), n),
+                    "action": _repeat(actions.index(rule.action), n, actions),
                     "dollars_at_risk_cents": pa.array(np.maximum(risk, 0), type=pa.int64()),
                 }
             )
@@ -72,4 +92,7 @@ class FlagCollector:
         table = pa.concat_tables(self._parts)
         order = np.argsort(table["line_index"].to_numpy(), kind="stable")
         table = table.take(order)
-        return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+        frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+        for col in ("rule_code", "severity", "action"):
+            frame[col] = frame[col].astype(object)
+        return frame

@@ -272,13 +272,13 @@ def price_lines(
     status = row["status"]
     priced = live & np.isin(status, PRICED_STATUSES)
     not_pay = live & np.isin(status, list(NOT_PAYABLE_STATUSES))
-    why = np.array([NOT_PAYABLE_STATUSES.get(s, "") for s in NOT_PAYABLE_STATUSES], dtype=object)
-    why_line = pd.Series(status).map(dict(zip(NOT_PAYABLE_STATUSES, why, strict=True))).fillna("")
+    status_ids, status_uniques = pd.factorize(status)
+    why = np.array([NOT_PAYABLE_STATUSES.get(s, "") for s in status_uniques], dtype=object)
     flags.add(
         "NOT_PAYABLE",
         not_pay & (status != "M"),
         idx,
-        (hcpcs, " is ", why_line.to_numpy(object), "."),
+        (hcpcs, " is ", why[status_ids] if n else why, "."),
         charge,
     )
     flags.add(
@@ -454,13 +454,7 @@ def price_lines(
         "expected_allowed_cents": _nullable(np.where(priced, allowed, 0), keep),
     }
     columns = {name: _column(values, out.index) for name, values in breakdown.items()}
-    out = pd.concat(
-        [
-            out.drop(columns=[c for c in breakdown if c in out.columns]),
-            pd.DataFrame(columns, index=out.index),
-        ],
-        axis=1,
-    )
+    out = pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
     counts = pd.Series(line_status).value_counts()
     logger.info(
         "priced %d of %d lines; %d not payable, %d not priced here, %d unknown code, "

@@ -53,7 +53,11 @@ def scrub(reference, config):
     """Scrub rows built with `batch` and return the result."""
 
     def run(*rows: dict[str, str], **kwargs) -> BatchResult:
-        return scrub_frame(batch(*rows), reference, config, **kwargs)
+        result = scrub_frame(batch(*rows), reference, config, **kwargs)
+        # Conservation: every input line is in the report exactly once, in input order.
+        assert result.lines["input_row"].tolist() == list(range(1, len(rows) + 1))
+        assert result.summary["lines_written"] == len(rows)
+        return result
 
     return run
 

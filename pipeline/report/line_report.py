@@ -122,13 +122,17 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
 def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """CSV view: decimals as text, flags joined with ';'."""
     out = frame.copy()
+    names = {}
     for col in list(out.columns):
         if col in DECIMALS:
             name, scale = DECIMALS[col]
-            out[col] = scaled_to_text(out[col], scale)
-            out = out.rename(columns={col: name})
         elif col.endswith("_cents"):
-            out[col.removesuffix("_cents")] = scaled_to_text(out.pop(col), 2)
+            name, scale = col.removesuffix("_cents"), 2
+        else:
+            continue
+        out[col] = scaled_to_text(out[col], scale)
+        names[col] = name
+    out = out.rename(columns=names)
     for col in ("flags", "rule_codes"):
         if col in out.columns:
             joined = pc.binary_join(pa.array(out[col].array, type=pa.list_(pa.string())), ";")

@@ -106,6 +106,8 @@ def test_modifier_26_on_a_code_without_components(scrub):
         pytest.param("00100", "carrier_priced", "ANESTHESIA_NOT_PRICED", id="status J anesthesia"),
         pytest.param("0633T", "carrier_priced", "CARRIER_PRICED", id="status C"),
         pytest.param("ZZ999", "unknown_code", "UNKNOWN_CODE", id="unknown code"),
+        pytest.param("99999", "unknown_code", "UNKNOWN_CODE", id="unknown CPT code"),
+        pytest.param("E0431", "other_fee_schedule", "NOT_ON_FEE_SCHEDULE", id="DME code"),
     ],
 )
 def test_status_decides_payability(scrub, code, status, rule):

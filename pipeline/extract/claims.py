@@ -11,76 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import RESERVED
 from pipeline.extract.batch_files import MALFORMED_COLUMN, ROW_COLUMN, read_batch_file
 from pipeline.money import parse_money
 
 logger = logging.getLogger(__name__)
 
 MODIFIER_COLUMNS = tuple(f"hcpcs_modifier_{i}" for i in range(1, 5))
-# Output columns an input column must not shadow; such input columns are kept as input_<name>.
-RESERVED = (
-    "input_row",
-    "line_status",
-    "expected_allowed",
-    "flags",
-    "dollars_at_risk",
-    "worst_severity",
-    "release",
-    "locality_source",
-    "setting",
-    "pricing_modifier",
-    "status_code",
-    "pctc",
-    "glob_days",
-    "mult_proc",
-    "bilat",
-    "asst",
-    "co_surg",
-    "team",
-    "endo_base",
-    "gpci_work",
-    "gpci_pe",
-    "gpci_mp",
-    "work_rvu",
-    "pe_rvu",
-    "mp_rvu",
-    "conversion_factor",
-    "fee_schedule_amount",
-    "opps_cap_applied",
-    "bilateral_pct",
-    "mppr_reduction",
-    "surgical_role_pct",
-    "adjustments",
-    "fee_adjusted_amount",
-    "limiting_charge",
-    "expected_payment",
-    "paid_variance",
-    "run_id",
-    "run_started_at",
-    "line_index",
-    "patient_key",
-    "provider",
-    "dos",
-    "pos",
-    "hcpcs",
-    "mod_1",
-    "mod_2",
-    "mod_3",
-    "mod_4",
-    "units",
-    "units_defaulted",
-    "charge_cents",
-    "paid_cents",
-    "deductible_cents",
-    "zip5",
-    "input_problem",
-    "input_detail",
-    "modifier_problem",
-    "is_participating",
-    "carrier_in",
-    "locality_in",
-    "pricing_locality",
-)
 _IDENTIFIER = re.compile(
     r"birth|dob|ssn|social_security|phone|email|address|street"
     r"|(^|_)(member|subscriber|person|beneficiary|bene|insured|mbi|hicn|mrn|medical_record)(_|$)"

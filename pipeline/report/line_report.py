@@ -7,35 +7,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.columns import INTERNAL
 from pipeline.report.arrow import scaled_to_decimal, scaled_to_text
 
-# Internal working columns that never reach a report.
-INTERNAL = (
-    "line_index",
-    "patient_key",
-    "provider",
-    "dos",
-    "pos",
-    "hcpcs",
-    "mod_1",
-    "mod_2",
-    "mod_3",
-    "mod_4",
-    "units",
-    "units_defaulted",
-    "charge_cents",
-    "paid_cents",
-    "deductible_cents",
-    "zip5",
-    "input_problem",
-    "input_detail",
-    "modifier_problem",
-    "carrier_in",
-    "locality_in",
-    "is_participating",
-    "flags_errors",
-    "flags_warnings",
-)
 # (column, scale) of integer columns written as exact decimals.
 DECIMALS = {
     "expected_allowed_cents": ("expected_allowed", 2),

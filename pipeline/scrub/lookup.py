@@ -11,20 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import INDICATORS
 from pipeline.extract.releases import ReferenceData
 
 NATIONAL = "national"
-TEXT_FIELDS = (
-    "status",
-    "pctc",
-    "glob_days",
-    "mult_proc",
-    "bilat",
-    "asst",
-    "co_surg",
-    "team",
-    "endo_base",
-)
+TEXT_FIELDS = ("status", *INDICATORS)
 NUMBER_FIELDS = (
     "work_rvu",
     "nf_pe_rvu",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import INDICATORS
 from pipeline.extract.releases import BEFORE_FIRST_RELEASE, OUTSIDE_LOADED_YEARS, ReferenceData
 from pipeline.scrub.bilateral import apply_bilateral
 from pipeline.scrub.context import PricingContext, apply_bp, fee_1e9, to_cents
@@ -37,7 +38,6 @@ NOT_PAYABLE_STATUSES = {
     "G": "not valid; Medicare uses another code (status G)",
     "H": "a deleted component (status H)",
 }
-ASSISTANT_MODS = ("80", "81", "82")
 LINE_STATUSES = (
     "priced",
     "not_payable",
@@ -420,19 +420,7 @@ def price_lines(
         "setting": np.where(facility, "facility", "non_facility"),
         "pricing_modifier": pricing_mod,
         "status_code": status,
-        **{
-            c: row[c]
-            for c in (
-                "pctc",
-                "glob_days",
-                "mult_proc",
-                "bilat",
-                "asst",
-                "co_surg",
-                "team",
-                "endo_base",
-            )
-        },
+        **{c: row[c] for c in INDICATORS},
         "gpci_work": _nullable(gw, dated),
         "gpci_pe": _nullable(gpe, dated),
         "gpci_mp": _nullable(gmp, dated),
@@ -552,70 +540,76 @@ def _injection_rule(ctx: PricingContext, priced, status, fee) -> np.ndarray:
     return bundled
 
 
+# (role, modifiers, indicator column, rule when not payable, rule when documentation is
+# needed or the line is priced by report, indicator values of each). RVU25D.txt, ASST SURG,
+# CO-SURG and TEAM SURG.
+ROLE_RULES = (
+    (
+        "assistant",
+        ("80", "81", "82", "AS"),
+        "asst",
+        "ASSISTANT_NOT_PAYABLE",
+        "ASSISTANT_NEEDS_DOCUMENTATION",
+        ("1", "9"),
+        ("0",),
+    ),
+    (
+        "co-surgery",
+        ("62",),
+        "co_surg",
+        "CO_SURGERY_NOT_PAYABLE",
+        "CO_SURGERY_NEEDS_DOCUMENTATION",
+        ("0", "9"),
+        ("1",),
+    ),
+    (
+        "team surgery",
+        ("66",),
+        "team",
+        "TEAM_SURGERY_NOT_PAYABLE",
+        "TEAM_SURGERY_BY_REPORT",
+        ("0", "9"),
+        ("1", "2"),
+    ),
+)
+
+
 def _surgical_roles(ctx: PricingContext, priced, row, charge) -> dict[str, np.ndarray]:
     """Assistant (80/81/82, AS), co-surgeon (62) and team (66) rules by indicator."""
     pct = payment_rules()["surgical_roles"]
-    flags, idx, hcpcs = ctx.flags, ctx.idx, ctx.hcpcs
-    asst, co, team = row["asst"], row["co_surg"], row["team"]
-    is_asst, is_as = ctx.has_mod(*ASSISTANT_MODS), ctx.has_mod("AS")
-    is_co, is_team = ctx.has_mod("62"), ctx.has_mod("66")
-
-    asst_line = priced & (is_asst | is_as)
-    asst_denied = asst_line & np.isin(asst, ["1", "9"])
-    flags.add(
-        "ASSISTANT_NOT_PAYABLE",
-        asst_denied,
-        idx,
-        ("Assistant-at-surgery indicator ", asst, " for ", hcpcs, "."),
-        charge,
-    )
-    flags.add(
-        "ASSISTANT_NEEDS_DOCUMENTATION",
-        asst_line & (asst == "0"),
-        idx,
-        ("Assistant at surgery for ", hcpcs, " needs documentation of necessity."),
-    )
-    co_line = priced & is_co
-    co_denied = co_line & np.isin(co, ["0", "9"])
-    flags.add(
-        "CO_SURGERY_NOT_PAYABLE",
-        co_denied,
-        idx,
-        ("Co-surgery indicator ", co, " for ", hcpcs, "."),
-        charge,
-    )
-    flags.add(
-        "CO_SURGERY_NEEDS_DOCUMENTATION",
-        co_line & (co == "1"),
-        idx,
-        ("Co-surgery on ", hcpcs, " is paid only with documentation."),
-    )
-    team_line = priced & is_team
-    team_denied = team_line & np.isin(team, ["0", "9"])
-    flags.add(
-        "TEAM_SURGERY_NOT_PAYABLE",
-        team_denied,
-        idx,
-        ("Team-surgery indicator ", team, " for ", hcpcs, "."),
-        charge,
-    )
-    by_report = team_line & ~team_denied
-    flags.add(
-        "TEAM_SURGERY_BY_REPORT",
-        by_report,
-        idx,
-        ("Team surgery on ", hcpcs, " is priced by report."),
-    )
+    denied = np.zeros(ctx.n, dtype=bool)
+    noted: dict[str, np.ndarray] = {}
+    for role, mods, column, deny_rule, note_rule, deny_values, note_values in ROLE_RULES:
+        on_line = priced & ctx.has_mod(*mods)
+        indicator = row[column]
+        deny = on_line & np.isin(indicator, deny_values)
+        note = on_line & np.isin(indicator, note_values)
+        ctx.flags.add(
+            deny_rule,
+            deny,
+            ctx.idx,
+            (f"The {role} indicator for ", ctx.hcpcs, " is ", indicator, ": not payable."),
+            charge,
+        )
+        ctx.flags.add(
+            note_rule,
+            note,
+            ctx.idx,
+            (f"The {role} indicator for ", ctx.hcpcs, " is ", indicator, "."),
+        )
+        denied |= deny
+        noted[role] = on_line & ~deny
+    is_as = ctx.has_mod("AS")
     bp = np.where(
-        co_line,
+        noted["co-surgery"],
         pct["co_surgeon"],
         np.where(
-            is_as & asst_line,
+            noted["assistant"] & is_as,
             pct["assistant_nonphysician"],
-            np.where(is_asst & asst_line, pct["assistant_physician"], 10000),
+            np.where(noted["assistant"], pct["assistant_physician"], 10000),
         ),
     )
-    return {"denied": asst_denied | co_denied | team_denied, "by_report": by_report, "bp": bp}
+    return {"denied": denied, "by_report": noted["team surgery"], "bp": bp}
 
 
 def _describe(priced, capped, bilateral_bp, mppr_note, role_bp, nonpar, charge_lower):

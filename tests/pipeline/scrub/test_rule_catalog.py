@@ -11,11 +11,15 @@ PIPELINE = Path(__file__).parents[3] / "pipeline"
 
 
 def _codes_in_source() -> set[str]:
-    codes: set[str] = set()
+    """Rule codes the pipeline can raise: literals given to flags.add and the rule tables."""
+    from pipeline.scrub.price import INPUT_RULES, ROLE_RULES
+
+    codes: set[str] = set(INPUT_RULES)
+    for role in ROLE_RULES:
+        codes |= {role[3], role[4]}
     for path in PIPELINE.rglob("*.py"):
         text = path.read_text()
         codes |= set(re.findall(r'flags\.add\(\s*"([A-Z0-9_]+)"', text))
-        codes |= set(re.findall(r'"(INPUT_[A-Z_]+)"', text))
     return codes
 
 

@@ -1,0 +1,74 @@
+"""Column names shared by the reader, the pricing steps and the report writers."""
+
+from __future__ import annotations
+
+# Working columns the normalizer adds; never written to a report.
+INTERNAL = (
+    "line_index",
+    "patient_key",
+    "provider",
+    "dos",
+    "pos",
+    "hcpcs",
+    "mod_1",
+    "mod_2",
+    "mod_3",
+    "mod_4",
+    "units",
+    "units_defaulted",
+    "charge_cents",
+    "paid_cents",
+    "deductible_cents",
+    "zip5",
+    "input_problem",
+    "input_detail",
+    "modifier_problem",
+    "carrier_in",
+    "locality_in",
+    "is_participating",
+    "flags_errors",
+    "flags_warnings",
+)
+
+# Policy indicators of the RVU file copied to every line report row.
+INDICATORS = ("pctc", "glob_days", "mult_proc", "bilat", "asst", "co_surg", "team", "endo_base")
+
+# Columns the line report adds to the input columns (money columns under their report names).
+REPORT = (
+    "input_row",
+    "line_status",
+    "expected_allowed",
+    "flags",
+    "flag_count",
+    "dollars_at_risk",
+    "worst_severity",
+    "release",
+    "pricing_locality",
+    "locality_source",
+    "setting",
+    "pricing_modifier",
+    "status_code",
+    *INDICATORS,
+    "gpci_work",
+    "gpci_pe",
+    "gpci_mp",
+    "work_rvu",
+    "pe_rvu",
+    "mp_rvu",
+    "conversion_factor",
+    "fee_schedule_amount",
+    "opps_cap_applied",
+    "bilateral_pct",
+    "mppr_reduction",
+    "surgical_role_pct",
+    "adjustments",
+    "fee_adjusted_amount",
+    "limiting_charge",
+    "expected_payment",
+    "paid_variance",
+    "run_id",
+    "run_started_at",
+)
+
+# An input column with one of these names is kept as input_<name>.
+RESERVED = frozenset(INTERNAL + REPORT)

@@ -184,3 +184,24 @@ def test_lower_of_charge_and_missing_charge(scrub):
     assert flags[(1, "UNDERCHARGED")] == 4100
     assert flags[(2, "MISSING_CHARGE")] == 9100
     assert flags[(3, "MISSING_CHARGE")] == 9100
+
+
+def test_modifier_50_indicator_3_pays_each_side(scrub):
+    """73630 (BILAT 3) non-facility: (0.17*1.014 + 0.83*1.003 + 0.02*1.409)*CF = 33.4156
+    -> $33.42; each side at 100%: $66.84.
+    """
+    result = scrub({"hcpcs_code": "73630", "hcpcs_modifier_1": "50"})
+    assert allowed(result) == [6684]
+    assert result.lines["bilateral_pct_bp"].tolist() == [20000]
+
+
+def test_modifier_50_indicator_0_pays_one_side(scrub):
+    """11042 (BILAT 0) facility $61.11: the 150% adjustment does not apply."""
+    result = scrub({"hcpcs_code": "11042", "hcpcs_modifier_1": "50", **FACILITY})
+    assert allowed(result) == [6111]
+
+
+def test_modifier_50_where_the_concept_does_not_apply(scrub):
+    """11300 has BILAT 9: modifier 50 is flagged and one side is paid."""
+    result = scrub({"hcpcs_code": "11300", "hcpcs_modifier_1": "50"})
+    assert "BILATERAL_MODIFIER_INVALID" in flags_of(result, 1)

@@ -99,10 +99,13 @@ def price_lines(
         idx,
         ("Modifier ", mod_problem, " is not two letters or digits; it was ignored."),
     )
-    rel = ref.release_index(out["dos"].to_numpy("datetime64[D]"))
+    dos = out["dos"].to_numpy("datetime64[D]")
+    rel = ref.release_index(dos)
+    # A real date outside every loaded release is reported as such even when the row has
+    # another problem: nothing about the line can be checked without a release.
+    outside = ~np.isnat(dos) & (rel == OUTSIDE_LOADED_YEARS)
+    before_first = ~np.isnat(dos) & (rel == BEFORE_FIRST_RELEASE)
     rel = np.where(rejected, OUTSIDE_LOADED_YEARS, rel)
-    outside = ~rejected & (rel == OUTSIDE_LOADED_YEARS)
-    before_first = ~rejected & (rel == BEFORE_FIRST_RELEASE)
     years = sorted({r.year for r in ref.releases})
     flags.add(
         "OUTSIDE_LOADED_YEARS",
@@ -393,8 +396,8 @@ def price_lines(
     )
     line_status = np.select(
         [
-            rejected,
             outside | before_first,
+            rejected,
             unknown,
             bad_mod | not_pay,
             carrier | anesthesia,
@@ -402,8 +405,8 @@ def price_lines(
             priced,
         ],
         [
-            "rejected",
             "outside_loaded_years",
+            "rejected",
             "unknown_code",
             "not_payable",
             "carrier_priced",

@@ -113,6 +113,14 @@ def _zip5(text: pd.Series) -> pd.Series:
     return digits.where(~short, digits.str.zfill(5)).str[:5]
 
 
+def _note(target: np.ndarray, mask: np.ndarray, prefix: str, values, suffix: str) -> None:
+    """Write "prefix + value + suffix" into `target` where `mask` holds (only those rows)."""
+    sel = np.flatnonzero(mask)
+    if len(sel):
+        shown = np.asarray(values, dtype=object)[sel]
+        target[sel] = [f"{prefix}{v}{suffix}" for v in shown]
+
+
 def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     """Return the batch without direct identifiers plus typed pricing columns.
 
@@ -156,7 +164,7 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
         wrong = (mods != "") & ~by_unique(
             pd.Series(mods, dtype="string"), lambda t: t.str.fullmatch(r"[A-Z0-9]{2}").fillna(False)
         ).astype(bool)
-        bad_mod = np.where(wrong & (bad_mod == ""), col + " '" + mods.astype(str) + "'", bad_mod)
+        _note(bad_mod, wrong & (bad_mod == ""), f"{col} '", mods, "'")
         extra[f"mod_{i}"] = _obj(np.where(wrong, "", mods))
     extra["modifier_problem"] = _obj(bad_mod)
 
@@ -181,11 +189,7 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
         extra[f"{name}_cents"] = pd.arrays.IntegerArray(
             np.where(cents == BLANK, 0, cents).astype("int64"), cents == BLANK
         )
-        detail = np.where(
-            bad & (detail == ""),
-            col + " '" + text.to_numpy(object).astype(str) + "' is not a dollar amount",
-            detail,
-        )
+        _note(detail, bad & (detail == ""), f"{col} '", text, "' is not a dollar amount")
         bad_amount |= bad
 
     extra["zip5"] = _obj(by_unique(_text(raw, "service_zip"), _zip5))
@@ -198,25 +202,28 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     problem[bad_amount] = "INPUT_BAD_AMOUNT"
     bad_units = units < 0
     problem[bad_units] = "INPUT_BAD_UNITS"
-    detail = np.where(
-        bad_units,
-        "service_unit_quantity '"
-        + units_text.to_numpy(object).astype(str)
-        + f"' is not a whole number from 1 to {MAX_UNITS:,}",
+    _note(
         detail,
+        bad_units,
+        "service_unit_quantity '",
+        units_text,
+        f"' is not a whole number from 1 to {MAX_UNITS:,}",
     )
     no_date = np.isnat(dos)
     problem[no_date] = "INPUT_BAD_DATE"
-    dos_text = _text(raw, "claim_line_start_date").to_numpy(object).astype(str)
-    detail = np.where(
-        no_date, "claim_line_start_date '" + dos_text + "' is not a date (YYYY-MM-DD)", detail
+    _note(
+        detail,
+        no_date,
+        "claim_line_start_date '",
+        _text(raw, "claim_line_start_date"),
+        "' is not a date (YYYY-MM-DD)",
     )
     no_code = np.asarray(extra["hcpcs"]) == ""
     problem[no_code] = "INPUT_MISSING_CODE"
-    detail = np.where(no_code, "hcpcs_code is blank", detail)
+    detail[no_code] = "hcpcs_code is blank"
     is_malformed = malformed != ""
     problem[is_malformed] = "INPUT_MALFORMED_ROW"
-    detail = np.where(is_malformed, malformed, detail)
+    detail[is_malformed] = malformed[is_malformed]
     extra["input_problem"] = _obj(problem)
     extra["input_detail"] = _obj(detail)
     extra["carrier_in"] = extra.pop("carrier")

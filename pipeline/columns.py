@@ -28,6 +28,7 @@ INTERNAL = (
     "is_participating",
     "flags_errors",
     "flags_warnings",
+    "paid_problem",
 )
 
 # Policy indicators of the RVU file copied to every line report row.

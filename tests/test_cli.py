@@ -29,7 +29,7 @@ def test_run_folder_with_one_bad_file(tmp_path, capsys, monkeypatch):
     code = main(["run", str(inbox), "--out", str(tmp_path / "out")])
     captured = capsys.readouterr()
     assert code == 1
-    assert "bad.csv: missing required column(s)" in captured.err
+    assert "bad.csv: the first row names none of the required columns" in captured.err
     assert "good: 1 lines read, 1 priced" in captured.out
     assert (tmp_path / "out" / "good" / "lines.parquet").exists()
     assert not (tmp_path / "out" / "bad").exists()

@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 REQUIRED_COLUMNS = ("claim_id", "claim_line_number", "claim_line_start_date", "hcpcs_code")
 SCHEMA_DOC = "docs/claim-line-schema.md"
 ENCODINGS = ("utf-8", "cp1252", "latin-1")
-ROW_COLUMN = "_input_row"
-MALFORMED_COLUMN = "_malformed"
+ROW_COLUMN = "_claims_scrub_input_row"
+MALFORMED_COLUMN = "_claims_scrub_malformed"
 
 
 @dataclass
@@ -96,22 +96,28 @@ def _read_csv(path: Path) -> BatchFile:
         raise ClaimBatchError(
             "the file is empty; expected a header row and claim lines", source=str(path)
         )
-    encoding = next(e for e in ENCODINGS if _decodes(data, e))
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encoding = "utf-16"  # Excel's "Unicode text"
+    else:
+        encoding = next(e for e in ENCODINGS if _decodes(data, e))
     if encoding != "utf-8":
         logger.warning("%s is not UTF-8; reading it as %s", path.name, encoding)
         data = data.decode(encoding).encode("utf-8")
     data = data.removeprefix(b"\xef\xbb\xbf")
     header = _header(data[: 1 << 16], "utf-8")
     names = _unique_names(header)
-    bad: list[tuple[int, int]] = []
+    bad: list[tuple[int, int, str]] = []
 
     def on_bad_row(row) -> str:
-        bad.append((row.number or -1, row.actual_columns))
+        bad.append((row.number or -1, row.actual_columns, row.text or ""))
         return "skip"
 
+    block = min(max(len(data) + 1, 1 << 20), 1 << 30)  # one long quoted note must fit a block
     table = pcsv.read_csv(
         io.BytesIO(data),
-        read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
+        read_options=pcsv.ReadOptions(
+            column_names=names, skip_rows=1, use_threads=False, block_size=block
+        ),
         parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_bad_row),
         convert_options=pcsv.ConvertOptions(
             column_types={n: pa.string() for n in names},
@@ -120,7 +126,7 @@ def _read_csv(path: Path) -> BatchFile:
         ),
     )
     frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
-    frame = _with_malformed(frame, bad, len(names))
+    frame = _with_malformed(frame, bad, names)
     renamed = {h: n for h, n in zip(header, names, strict=True) if h != n}
     return BatchFile(frame, encoding, len(bad), renamed)
 
@@ -144,27 +150,37 @@ def _unique_names(header: list[str]) -> list[str]:
     return out
 
 
-def _with_malformed(frame: pd.DataFrame, bad: list[tuple[int, int]], width: int) -> pd.DataFrame:
-    """Number the rows in file order and put a placeholder where each malformed row was.
+def _with_malformed(
+    frame: pd.DataFrame, bad: list[tuple[int, int, str]], names: list[str]
+) -> pd.DataFrame:
+    """Number the rows in file order and keep each malformed row where it was.
 
-    The CSV reader reports a malformed row's physical line; with the header on line 1 that is
-    record line - 1, unless quoted values spanning lines came before it, in which case the
-    placeholders go after the last record instead.
+    A malformed row keeps the fields that could be split (the first ones, so its claim id and
+    line number are usually there) and carries the problem in MALFORMED_COLUMN. The CSV reader
+    reports its physical line; with the header on line 1 that is record line - 1, unless
+    quoted values spanning lines came before it, in which case the rows go at the end.
     """
     total = len(frame) + len(bad)
     bad = sorted(bad)
-    records = [number - 1 for number, _ in bad]
+    records = [number - 1 for number, _, _ in bad]
     if len(set(records)) != len(records) or any(not 1 <= r <= total for r in records):
         records = list(range(total - len(bad) + 1, total + 1))
     good = sorted(set(range(1, total + 1)) - set(records))
     frame = frame.assign(**{ROW_COLUMN: good, MALFORMED_COLUMN: ""})
     if not bad:
         return frame
-    filler = pd.DataFrame(
-        {c: pd.Series([""] * len(bad), dtype=frame[c].dtype) for c in frame.columns[:-2]}
-    )
-    filler[ROW_COLUMN] = records
-    filler[MALFORMED_COLUMN] = [f"row has {n} fields where the header has {width}" for _, n in bad]
+    rows = []
+    for (_, count, text), record in zip(bad, records, strict=True):
+        fields = next(csv.reader(io.StringIO(text)), []) if text else []
+        fields = (fields + [""] * len(names))[: len(names)]
+        rows.append(
+            dict(zip(names, fields, strict=True))
+            | {
+                ROW_COLUMN: record,
+                MALFORMED_COLUMN: f"row has {count} fields where the header has {len(names)}",
+            }
+        )
+    filler = pd.DataFrame(rows).astype({c: frame[c].dtype for c in names})
     frame = pd.concat([frame, filler], ignore_index=True)
     return frame.sort_values(ROW_COLUMN, kind="stable").reset_index(drop=True)
 
@@ -186,10 +202,8 @@ def _as_text(values: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.dt.strftime("%Y-%m-%d").fillna("").astype("string")
     if pd.api.types.is_float_dtype(values):
-        whole = values.notna() & (values == values.round())
-        text = values.astype("string")
-        ints = values.where(whole).astype("Int64").astype("string")
-        return ints.where(whole, text).fillna("")
+        # 15 significant digits undo binary noise (0.1 + 0.2 -> '0.3'); 22.0 -> '22'.
+        return values.map(lambda v: "" if pd.isna(v) else f"{v:.15g}").astype("string")
     if pd.api.types.is_object_dtype(values) and len(values):
         sample = values.dropna().head(1).tolist()
         if sample and hasattr(sample[0], "isoformat"):
@@ -199,6 +213,18 @@ def _as_text(values: pd.Series) -> pd.Series:
 
 def _check_columns(batch: BatchFile, path: Path) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in batch.frame.columns]
+    if len(missing) == len(REQUIRED_COLUMNS):
+        columns = [c for c in batch.frame.columns if not c.startswith("_claims_scrub")]
+        hint = (
+            "; the header holds ';' or tabs: save the file as comma-separated CSV"
+            if len(columns) == 1 and any(d in columns[0] for d in ";\t|")
+            else ""
+        )
+        raise ClaimBatchError(
+            f"the first row names none of the required columns {list(REQUIRED_COLUMNS)}; is "
+            f"the header row missing?{hint} (the row is not shown: it may hold patient data)",
+            source=str(path),
+        )
     if missing:
         found = [c for c in batch.frame.columns if not c.startswith("_")][:12]
         raise ClaimBatchError(

@@ -18,23 +18,38 @@ from pipeline.money import parse_money
 logger = logging.getLogger(__name__)
 
 MODIFIER_COLUMNS = tuple(f"hcpcs_modifier_{i}" for i in range(1, 5))
-_IDENTIFIER = re.compile(
-    r"birth|dob|ssn|social_security|phone|email|address|street"
-    r"|(^|_)(member|subscriber|person|beneficiary|bene|insured|mbi|hicn|mrn|medical_record)(_|$)"
+# Words that mark a column as a direct identifier of the patient (see the schema page).
+_ID_WORDS = frozenset(
+    "member mbr subscriber subscr person beneficiary bene insured enrollee mbi hicn mrn ssn "
+    "dob phone email address addr street patient pt pat nm fname lname surname".split()
 )
-_NAME_OK = re.compile(r"^(payer|plan|provider|billing|rendering|facility|locality|referring)")
+_ID_PARTS = ("birth", "name", "social", "phone", "email", "address")
+_NAME_OK = frozenset("payer plan provider billing rendering facility locality referring".split())
 MAX_UNITS = 99_999
 MAX_DOLLARS_DIGITS = 10
 
 
+def column_words(name: str) -> list[str]:
+    """Split a header into lower-case words: 'MemberID' -> ['member', 'id']."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
+
+
 def identifier_columns(columns: list[str]) -> list[str]:
-    """Columns that look like direct identifiers (member ids, names, birth dates, contact)."""
+    """Columns that look like direct identifiers (member ids, names, birth dates, contact).
+
+    `patient_id` itself is kept and replaced by its keyed hash; any other patient-like column
+    (a second patient_id, PatientID, pt_first, ...) is dropped.
+    """
     out = []
     for col in columns:
-        key = re.sub(r"[^a-z0-9]+", "_", col.lower()).strip("_")
-        if key in ("patient_id",):
+        words = column_words(col)
+        if words == ["patient", "id"] and col.strip().lower() == "patient_id":
             continue
-        if _IDENTIFIER.search(key) or ("name" in key and not _NAME_OK.match(key)):
+        if words and words[0] in _NAME_OK:
+            continue
+        joined = "_".join(words)
+        if _ID_WORDS.intersection(words) or any(part in joined for part in _ID_PARTS):
             out.append(col)
     return out
 
@@ -113,6 +128,20 @@ def _zip5(text: pd.Series) -> pd.Series:
     return digits.where(~short, digits.str.zfill(5)).str[:5]
 
 
+def _aside(columns: list[str]) -> dict[str, str]:
+    """New names for input columns that share a name with a report column: input_<name>."""
+    taken = set(columns) | set(RESERVED)
+    renames = {}
+    for col in columns:
+        if col in RESERVED:
+            new = f"input_{col}"
+            while new in taken:
+                new = f"input_{new}"
+            taken.add(new)
+            renames[col] = new
+    return renames
+
+
 def _note(target: np.ndarray, mask: np.ndarray, prefix: str, values, suffix: str) -> None:
     """Write "prefix + value + suffix" into `target` where `mask` holds (only those rows)."""
     sel = np.flatnonzero(mask)
@@ -141,7 +170,7 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     if dropped:
         logger.warning("dropped %d identifier column(s): %s", len(dropped), ", ".join(dropped))
     keep = raw.drop(columns=dropped + [c for c in (ROW_COLUMN, MALFORMED_COLUMN) if c in raw])
-    keep = keep.rename(columns={c: f"input_{c}" for c in keep.columns if c in RESERVED})
+    keep = keep.rename(columns=_aside(list(keep.columns)))
     extra: dict[str, object] = {"line_index": np.arange(n, dtype="int64"), "input_row": rows}
 
     payer = _text(raw, "payer")
@@ -175,6 +204,7 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
 
     detail = np.full(n, "", dtype=object)
     bad_amount = np.zeros(n, dtype=bool)
+    paid_note = np.full(n, "", dtype=object)
     for name, col in (
         ("charge", "charge_amount"),
         ("paid", "paid_amount"),
@@ -189,8 +219,21 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
         extra[f"{name}_cents"] = pd.arrays.IntegerArray(
             np.where(cents == BLANK, 0, cents).astype("int64"), cents == BLANK
         )
-        _note(detail, bad & (detail == ""), f"{col} '", text, "' is not a dollar amount")
-        bad_amount |= bad
+        negative = bad & text.str.strip().str.startswith("-").to_numpy(bool)
+        if name == "charge":
+            _note(
+                detail,
+                bad & ~negative & (detail == ""),
+                f"{col} '",
+                text,
+                "' is not a dollar amount",
+            )
+            _note(detail, negative & (detail == ""), f"{col} '", text, "' is negative")
+            bad_amount |= bad
+        else:
+            # An unreadable paid or deductible amount does not stop pricing; it is flagged
+            # and the paid comparison is skipped for the line.
+            _note(paid_note, bad & (paid_note == ""), f"{col} '", text, "' is not a dollar amount")
 
     extra["zip5"] = _obj(by_unique(_text(raw, "service_zip"), _zip5))
     extra["carrier"] = _obj(_text(raw, "carrier"))
@@ -226,6 +269,7 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     detail[is_malformed] = malformed[is_malformed]
     extra["input_problem"] = _obj(problem)
     extra["input_detail"] = _obj(detail)
+    extra["paid_problem"] = _obj(paid_note)
     extra["carrier_in"] = extra.pop("carrier")
     extra["locality_in"] = extra.pop("locality")
     front = pd.DataFrame(

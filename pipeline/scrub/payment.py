@@ -29,7 +29,13 @@ def compare_paid(
     """Add expected_payment_cents and paid_variance_cents; flag under- and overpayments."""
     out = lines.copy()
     allowed = out["expected_allowed_cents"]
-    has_paid = out["paid_cents"].notna() & allowed.notna() & (out["line_status"] == "priced")
+    paid_problem = out["paid_problem"].to_numpy(object)
+    has_paid = (
+        out["paid_cents"].notna()
+        & allowed.notna()
+        & (out["line_status"] == "priced")
+        & (paid_problem == "")
+    )
     deductible = out["deductible_cents"].fillna(0).to_numpy("int64")
     expected = expected_payment(allowed.fillna(0).to_numpy("int64"), deductible)
     out["expected_payment_cents"] = pd.array(expected, dtype="Int64")
@@ -40,6 +46,12 @@ def compare_paid(
         pd.array(variance, dtype="Int64"), index=out.index
     ).where(has_paid, pd.NA)
     idx = out["line_index"].to_numpy()
+    flags.add(
+        "INPUT_BAD_PAID",
+        (paid_problem != "") & (out["line_status"] != "rejected").to_numpy(),
+        idx,
+        ("Paid comparison skipped: ", paid_problem, "."),
+    )
     mask = has_paid.to_numpy()
     under = mask & (-variance > tolerance_cents)
     over = mask & (variance > tolerance_cents)

@@ -140,6 +140,12 @@ def price_lines(
         "No service ZIP or carrier/locality on the line.",
     )
     flags.add(
+        "LOCALITY_DEFAULTED",
+        dated & (loc_source == "default"),
+        idx,
+        ("No service ZIP or carrier/locality; priced in the default locality ", loc_key, "."),
+    )
+    flags.add(
         "ZIP_NOT_FOUND",
         dated & (loc_source == "zip_not_found"),
         idx,
@@ -380,7 +386,7 @@ def price_lines(
     )
 
     # 12. Status and breakdown columns.
-    dupe = _duplicates(out)
+    dupe = _duplicates(out, ~rejected)
     flags.add(
         "DUPLICATE_LINE",
         dupe,
@@ -419,7 +425,7 @@ def price_lines(
     breakdown = {
         "release": release,
         "pricing_locality": loc_key,
-        "locality_source": loc_source,
+        "locality_source": np.where(dated, loc_source, ""),
         "setting": np.where(facility, "facility", "non_facility"),
         "pricing_modifier": pricing_mod,
         "status_code": status,
@@ -434,7 +440,7 @@ def price_lines(
         "fee_schedule_cents": _nullable(fee, live),
         "opps_cap_applied": capped,
         "bilateral_pct_bp": _nullable(bilateral_bp, priced & (bilateral_bp > 0)),
-        "mppr_reduction_cents": _nullable(mppr.reduction, priced),
+        "mppr_reduction_cents": _nullable(mppr.reduction, priced & (mppr.reduction > 0)),
         "role_pct_bp": _nullable(role_bp, priced & (role_bp != 10000)),
         "adjustments": _describe(
             priced, capped, bilateral_bp, mppr.note, role_bp, nonpar, allowed < amount
@@ -469,9 +475,12 @@ def _column(values, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, dtype=object if values.dtype.kind == "O" else None)
 
 
-def _duplicates(lines: pd.DataFrame) -> np.ndarray:
-    """Second and later lines with the same claim id and line number."""
-    return lines.duplicated(["claim_id", "claim_line_number"], keep="first").to_numpy(bool)
+def _duplicates(lines: pd.DataFrame, usable: np.ndarray) -> np.ndarray:
+    """Second and later usable lines with the same claim id and line number."""
+    keys = lines.loc[usable, ["claim_id", "claim_line_number"]]
+    dupe = np.zeros(len(lines), dtype=bool)
+    dupe[np.flatnonzero(usable)] = keys.duplicated(keep="first").to_numpy(bool)
+    return dupe
 
 
 def _nullable(values: np.ndarray, present: np.ndarray) -> pd.arrays.IntegerArray:

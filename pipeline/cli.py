@@ -87,9 +87,10 @@ def _unique_names(paths: list[Path]) -> list[tuple[Path, str]]:
     out = []
     for path in paths:
         name = batch_name(path)
-        seen[name] = seen.get(name, 0) + 1
-        if seen[name] > 1:
-            new = f"{name}-{seen[name]}"
+        key = name.lower()  # B1/ and b1/ are one folder on some file systems
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            new = f"{name}-{seen[key]}"
             print(
                 f"claims-scrub: {path}: another input is also named {name!r}; its report "
                 f"goes to {new}/",
@@ -178,6 +179,12 @@ def run(args: argparse.Namespace) -> int:
             f"dollars at risk {_money(s['totals']['dollars_at_risk_cents'])}\n"
             f"  report: {out.uri(s['batch'])}/ (lines.csv, claims.csv, summary.json)"
         )
+    if failures:
+        print(
+            f"claims-scrub: {failures} of {len(paths)} batches could not be scrubbed; see the "
+            "messages above",
+            file=sys.stderr,
+        )
     return 1 if failures else 0
 
 
@@ -194,12 +201,8 @@ def releases(_args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    if args.command == "run":
-        logging.getLogger().setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.WARNING)
     try:
         return {"run": run, "releases": releases}[args.command](args)
     except PipelineError as exc:

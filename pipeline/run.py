@@ -21,7 +21,7 @@ from pipeline.report.line_report import (
     attach_flags,
     claim_summary,
     to_arrow,
-    to_csv_frame,
+    to_csv_table,
     to_output,
 )
 from pipeline.report.storage import Destination
@@ -161,11 +161,11 @@ def write_batch(result: BatchResult, dest: Destination) -> dict[str, str]:
     t = time.perf_counter()
     outputs = {
         "lines.parquet": dest.write_parquet("lines.parquet", to_arrow(result.lines)),
-        "lines.csv": dest.write_csv("lines.csv", to_csv_frame(result.lines)),
+        "lines.csv": dest.write_csv("lines.csv", to_csv_table(result.lines)),
         "claims.parquet": dest.write_parquet("claims.parquet", to_arrow(result.claims)),
-        "claims.csv": dest.write_csv("claims.csv", to_csv_frame(result.claims)),
+        "claims.csv": dest.write_csv("claims.csv", to_csv_table(result.claims)),
         "flags.parquet": dest.write_parquet("flags.parquet", to_arrow(result.flags)),
-        "flags.csv": dest.write_csv("flags.csv", to_csv_frame(result.flags)),
+        "flags.csv": dest.write_csv("flags.csv", to_csv_table(result.flags)),
     }
     outputs["summary.json"] = dest.uri("summary.json")
     result.summary["outputs"] = dict(outputs)

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.columns import INTERNAL
-from pipeline.report.arrow import scaled_to_decimal, scaled_to_text
+from pipeline.report.arrow import scaled_to_decimal
 
 # (column, scale) of integer columns written as exact decimals.
 DECIMALS = {
@@ -87,31 +87,21 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
             col = col.removesuffix("_cents")
         elif col in ("flags", "rule_codes"):
             arrays.append(pa.array(series.array, type=pa.list_(pa.string())))
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            arrays.append(pa.array(series, from_pandas=True).cast(pa.date32()))
         else:
             arrays.append(pa.array(series, from_pandas=True))
         names.append(col)
     return pa.table(arrays, names=names)
 
 
-def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """CSV view: decimals as text, flags joined with ';'."""
-    out = frame.copy()
-    names = {}
-    for col in list(out.columns):
-        if col in DECIMALS:
-            name, scale = DECIMALS[col]
-        elif col.endswith("_cents"):
-            name, scale = col.removesuffix("_cents"), 2
-        else:
-            continue
-        out[col] = scaled_to_text(out[col], scale)
-        names[col] = name
-    out = out.rename(columns=names)
-    for col in ("flags", "rule_codes"):
-        if col in out.columns:
-            joined = pc.binary_join(pa.array(out[col].array, type=pa.list_(pa.string())), ";")
-            out[col] = pd.arrays.ArrowExtensionArray(joined)
-    return out
+def to_csv_table(frame: pd.DataFrame) -> pa.Table:
+    """CSV view of a report frame: exact decimals as text and lists joined with ';'."""
+    table = to_arrow(frame)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_list(field.type):
+            table = table.set_column(i, field.name, pc.binary_join(table.column(i), ";"))
+    return table
 
 
 def claim_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
@@ -124,6 +114,7 @@ def claim_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
             "expected_allowed_cents": lines["expected_allowed_cents"].fillna(0).to_numpy("int64"),
             "paid_cents": lines["paid_cents"].fillna(0).to_numpy("int64"),
             "has_paid": lines["paid_cents"].notna().to_numpy(),
+            "has_allowed": lines["expected_allowed_cents"].notna().to_numpy(),
             "dollars_at_risk_cents": lines["dollars_at_risk_cents"].to_numpy("int64"),
             "flag_count": lines["flag_count"].to_numpy("int64"),
             "errors": lines["flags_errors"].to_numpy("int64"),
@@ -139,6 +130,7 @@ def claim_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
             "expected_allowed_cents",
             "paid_cents",
             "has_paid",
+            "has_allowed",
             "dollars_at_risk_cents",
             "flag_count",
             "errors",
@@ -155,7 +147,10 @@ def claim_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
             "first_date_of_service": g["dos"].min().to_numpy(),
             "lines": g.size().to_numpy(),
             "billed_cents": sums["billed_cents"].to_numpy(),
-            "expected_allowed_cents": sums["expected_allowed_cents"].to_numpy(),
+            "expected_allowed_cents": pd.arrays.IntegerArray(
+                sums["expected_allowed_cents"].to_numpy("int64"),
+                sums["has_allowed"].to_numpy() == 0,
+            ),
             "paid_cents": pd.arrays.IntegerArray(
                 sums["paid_cents"].to_numpy("int64"), sums["has_paid"].to_numpy() == 0
             ),

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from pipeline.errors import StorageError
@@ -43,7 +43,7 @@ class Destination:
                 _s3_client().put_object(Bucket=bucket, Key=key, Body=data)
             except Exception as exc:  # botocore raises many types; all mean "not written"
                 raise StorageError(
-                    f"could not write {uri}: {exc}; check AWS_ENDPOINT_URL, credentials and "
+                    f"could not write ({exc}); check AWS_ENDPOINT_URL, credentials and "
                     "that the bucket exists",
                     source=uri,
                 ) from exc
@@ -65,8 +65,10 @@ class Destination:
         pq.write_table(table, buf, compression="zstd")
         return self.write_bytes(name, buf.getvalue())
 
-    def write_csv(self, name: str, frame: pd.DataFrame) -> str:
-        return self.write_bytes(name, frame.to_csv(index=False).encode("utf-8"))
+    def write_csv(self, name: str, table: pa.Table) -> str:
+        buf = io.BytesIO()
+        pcsv.write_csv(table, buf, pcsv.WriteOptions(quoting_style="needed"))
+        return self.write_bytes(name, buf.getvalue())
 
     def write_json(self, name: str, payload: dict[str, Any]) -> str:
         return self.write_bytes(name, (json.dumps(payload, indent=2, default=str) + "\n").encode())

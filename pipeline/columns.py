@@ -67,6 +67,9 @@ REPORT = (
     "limiting_charge",
     "expected_payment",
     "paid_variance",
+    "mue_value",
+    "mue_mai",
+    "mue_status",
     "run_id",
     "run_started_at",
 )

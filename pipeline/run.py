@@ -16,6 +16,7 @@ import pandas as pd
 from pipeline.config import PipelineConfig
 from pipeline.extract.batch_files import batch_name, read_batch_file
 from pipeline.extract.claims import normalize_batch
+from pipeline.extract.ncci import NcciRelease, bundled_ncci
 from pipeline.extract.releases import ReferenceData
 from pipeline.report.line_report import (
     attach_flags,
@@ -25,6 +26,7 @@ from pipeline.report.line_report import (
     to_output,
 )
 from pipeline.report.storage import Destination
+from pipeline.scrub.edits import apply_edits, release_age
 from pipeline.scrub.flags import FlagCollector
 from pipeline.scrub.payment import compare_paid
 from pipeline.scrub.price import LINE_STATUSES, price_lines
@@ -56,8 +58,12 @@ def scrub_frame(
     run_id: str | None = None,
     batch: str = "batch",
     progress: Callable[[str], None] | None = None,
+    ncci: NcciRelease | None = None,
 ) -> BatchResult:
-    """Scrub a batch already read into a frame of text columns."""
+    """Scrub a batch already read into a frame of text columns.
+
+    `ncci` defaults to the bundled NCCI release.
+    """
     run_id = run_id or new_run_id()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     timings: dict[str, float] = {}
@@ -74,15 +80,24 @@ def scrub_frame(
     say(f"priced {len(lines):,} lines")
 
     t = time.perf_counter()
+    ncci = ncci or bundled_ncci()
+    edit_flags = FlagCollector()
+    mue = apply_edits(priced.lines, ncci, edit_flags)
+    edited = pd.concat([priced.lines, mue.set_index(priced.lines.index)], axis=1)
+    timings["edits"] = time.perf_counter() - t
+    say(f"ran NCCI edits ({ncci.name})")
+
+    t = time.perf_counter()
     extra = FlagCollector()
-    compared = compare_paid(priced.lines, extra, tolerance_cents=config.paid_tolerance_cents)
-    flags = pd.concat([priced.flags, extra.table()], ignore_index=True)
-    flags = flags.sort_values(["line_index", "rule_code"], kind="stable").reset_index(drop=True)
+    compared = compare_paid(edited, extra, tolerance_cents=config.paid_tolerance_cents)
+    flags = pd.concat([priced.flags, edit_flags.table(), extra.table()], ignore_index=True)
+    flags = flags.sort_values("line_index", kind="stable").reset_index(drop=True)
     flagged = attach_flags(compared, flags)
     claims = claim_summary(flagged, flags)
     timings["report"] = time.perf_counter() - t
 
     summary = _summary(flagged, flags, claims, ref, config, run_id, started, batch, timings)
+    summary["ncci_release"] = release_age(ncci, lines["dos"].to_numpy("datetime64[D]"))
     out_lines = to_output(flagged, run_id=run_id, run_started_at=started)
     claims = claims.assign(run_id=run_id, run_started_at=started)
     at = flags["line_index"].to_numpy()

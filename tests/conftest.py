@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from pipeline.config import PipelineConfig
+from pipeline.extract.ncci import NcciRelease, bundled_ncci
 from pipeline.extract.releases import ReferenceData, bundled_reference_data
 from pipeline.run import BatchResult, scrub_frame
 
@@ -27,6 +28,22 @@ DEFAULTS = {
     "charge_amount": "5000.00",
     "service_zip": HOUSTON,
 }
+
+
+def no_edits() -> NcciRelease:
+    """An NCCI release with no rows: pricing tests run without edits."""
+    full = bundled_ncci()
+    return NcciRelease(
+        name="none",
+        effective=full.effective,
+        ptp=full.ptp.head(0),
+        mue=full.mue.head(0),
+        aoc=full.aoc.head(0),
+        source="tests",
+    )
+
+
+NO_EDITS = no_edits()
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +70,7 @@ def scrub(reference, config):
     """Scrub rows built with `batch` and return the result."""
 
     def run(*rows: dict[str, str], **kwargs) -> BatchResult:
+        kwargs.setdefault("ncci", NO_EDITS)  # pricing tests see no NCCI edits unless asked
         result = scrub_frame(batch(*rows), reference, config, **kwargs)
         # Conservation: every input line is in the report exactly once, in input order.
         assert result.lines["input_row"].tolist() == list(range(1, len(rows) + 1))

@@ -40,3 +40,9 @@ def rule_catalog() -> dict[str, Rule]:
 def payment_rules() -> dict[str, Any]:
     """Percentages (in 1/100 of a percent) and code sets used in pricing."""
     return _load_yaml("payment_rules.yaml")
+
+
+@lru_cache(maxsize=1)
+def edit_rules() -> dict[str, Any]:
+    """Code sets and choices for the NCCI and modifier edits."""
+    return _load_yaml("edit_rules.yaml")

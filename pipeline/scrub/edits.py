@@ -1,0 +1,353 @@
+"""NCCI edits that predict denials: PTP pairs, MUE units, add-on codes, modifiers 25/57.
+
+Every edit works on groups of one patient, one provider (rendering, else billing NPI) and one
+date of service, across all claims of the batch. Domain rules s14-s16.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from pipeline.extract.ncci import NcciRelease
+from pipeline.scrub.flags import FlagCollector
+from pipeline.scrub.lookup import group_ids
+from pipeline.scrub.rules import edit_rules
+
+logger = logging.getLogger(__name__)
+
+# Lines the edits look at: a real code on a real, loaded date of service.
+EDITABLE = ("priced", "not_payable", "carrier_priced", "other_fee_schedule")
+
+
+@dataclass
+class EditInput:
+    """The columns of a priced batch the edits need, as arrays."""
+
+    idx: np.ndarray
+    group: np.ndarray
+    code: np.ndarray
+    dos: np.ndarray
+    units: np.ndarray
+    mods: list[np.ndarray]
+    at_risk: np.ndarray
+    editable: np.ndarray
+    claim: np.ndarray
+    line_no: np.ndarray
+
+    @classmethod
+    def of(cls, lines: pd.DataFrame) -> EditInput:
+        allowed = lines["expected_allowed_cents"]
+        # A line not priced here still risks its charge when an edit denies it.
+        risk = allowed.fillna(lines["charge_cents"].fillna(0)).to_numpy("int64")
+        return cls(
+            idx=lines["line_index"].to_numpy("int64"),
+            group=group_ids(lines["patient_key"], lines["provider"], lines["dos"]),
+            code=lines["hcpcs"].to_numpy(object),
+            dos=lines["dos"].to_numpy("datetime64[D]"),
+            units=lines["units"].to_numpy("int64"),
+            mods=[lines[f"mod_{i}"].to_numpy(object) for i in range(1, 5)],
+            at_risk=risk,
+            editable=lines["line_status"].isin(EDITABLE).to_numpy(bool),
+            claim=lines["claim_id"].astype(str).to_numpy(object),
+            line_no=lines["claim_line_number"].astype(str).to_numpy(object),
+        )
+
+    def has_mod(self, mods) -> np.ndarray:
+        wanted = set(mods)
+        hit = np.zeros(len(self.idx), dtype=bool)
+        for col in self.mods:
+            ids, uniques = pd.factorize(col)
+            hit |= np.isin(np.asarray(uniques, object), list(wanted))[ids] if len(ids) else hit
+        return hit
+
+
+def apply_edits(lines: pd.DataFrame, ncci: NcciRelease, flags: FlagCollector) -> pd.DataFrame:
+    """Run every edit; return MUE columns for the line report (mue_value, mue_mai, mue_status)."""
+    data = EditInput.of(lines)
+    ptp_edits(data, ncci, flags)
+    mue = mue_edits(data, ncci, flags)
+    addon_edits(data, ncci, flags)
+    modifier_edits(data, flags)
+    return mue
+
+
+def _same_day_pairs(data: EditInput, left: np.ndarray, right: np.ndarray) -> pd.DataFrame:
+    """All (line, line) pairs in one group where the left line is in `left`, right in `right`."""
+    a = pd.DataFrame({"g": data.group[left], "i1": np.flatnonzero(left), "c1": data.code[left]})
+    b = pd.DataFrame({"g": data.group[right], "i2": np.flatnonzero(right), "c2": data.code[right]})
+    pairs = a.merge(b, on="g")
+    return pairs[pairs["i1"] != pairs["i2"]]
+
+
+def ptp_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
+    """Flag the column-2 line of every PTP pair in force on the date of service."""
+    rules = edit_rules()["ptp"]
+    ok = data.editable
+    codes = pd.unique(data.code[ok])
+    ptp = ncci.ptp
+    table = ptp[ptp["column1"].isin(codes) & ptp["column2"].isin(codes)]
+    pairs = _same_day_pairs(data, ok, ok).merge(
+        table, left_on=["c1", "c2"], right_on=["column1", "column2"]
+    )
+    if len(pairs):
+        dos = data.dos[pairs["i1"].to_numpy()]
+        start = np.datetime64(ncci.effective, "D")
+        eff = pairs["effective_date"].to_numpy("datetime64[D]")
+        dele = pairs["deletion_date"].to_numpy("datetime64[D]")
+        in_force = np.where(np.isnat(eff), dos >= start, eff <= dos) & (
+            np.isnat(dele) | (dos <= dele)
+        )
+        pairs = pairs[in_force]
+        # Repeated rows for a pair: the latest effective, then latest (or no) deletion wins.
+        pairs = (
+            pairs.assign(
+                _eff=pairs["effective_date"].fillna(pd.Timestamp(ncci.effective)),
+                _del=pairs["deletion_date"].fillna(pd.Timestamp.max.floor("D")),
+            )
+            .sort_values(["i1", "i2", "_eff", "_del"])
+            .drop_duplicates(["i1", "i2"], keep="last")
+        )
+        pairs = pairs[pairs["modifier_indicator"] != 9]
+
+    i2 = pairs["i2"].to_numpy("int64") if len(pairs) else np.zeros(0, "int64")
+    i1 = pairs["i1"].to_numpy("int64") if len(pairs) else np.zeros(0, "int64")
+    bypass = data.has_mod(rules["bypass_modifiers"])
+    carrier = (
+        bypass[i2] if rules.get("bypass_on", "column2") == "column2" else bypass[i2] | bypass[i1]
+    )
+    mi = pairs["modifier_indicator"].to_numpy() if len(pairs) else np.zeros(0, "int8")
+    n = len(data.idx)
+    for rule, hit in (("PTP_BUNDLED", mi == 0), ("PTP_MODIFIER_NEEDED", (mi == 1) & ~carrier)):
+        chosen = pd.DataFrame({"i2": i2[hit], "i1": i1[hit]}).drop_duplicates("i2")
+        mask = np.zeros(n, dtype=bool)
+        partner = np.zeros(n, dtype="int64")
+        mask[chosen["i2"].to_numpy("int64")] = True
+        partner[chosen["i2"].to_numpy("int64")] = chosen["i1"].to_numpy("int64")
+        tail = (
+            " is bundled; no modifier bypasses this edit."
+            if rule == "PTP_BUNDLED"
+            else f" is bundled unless distinct: add {rules['suggested']} to this line."
+        )
+        flags.add(
+            rule,
+            mask,
+            data.idx,
+            (
+                "Column-2 code ",
+                data.code,
+                " billed with column-1 code ",
+                data.code[partner],
+                " (claim ",
+                data.claim[partner],
+                " line ",
+                data.line_no[partner],
+                ")",
+                tail,
+            ),
+            data.at_risk,
+        )
+
+    paired = np.zeros(n, dtype=bool)
+    paired[i1] = True
+    paired[i2] = True
+    audit = ok & data.has_mod(rules["audit_modifiers"]) & ~paired
+    flags.add(
+        "BYPASS_MODIFIER_WITHOUT_EDIT",
+        audit,
+        data.idx,
+        (
+            "No NCCI edit pairs ",
+            data.code,
+            " with another code billed that day by the same "
+            "provider; the 59/X modifier is not needed.",
+        ),
+        data.at_risk,
+    )
+
+
+def mue_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> pd.DataFrame:
+    """MAI 1 per line; MAI 2 and 3 summed over the day's lines of the code."""
+    mue = ncci.mue.drop_duplicates("hcpcs").set_index("hcpcs")
+    pos = mue.index.get_indexer(data.code)  # -1 picks the appended 0 below
+    has = (pos >= 0) & data.editable
+    value = np.where(has, np.append(mue["mue_value"].to_numpy("int64"), 0)[pos], 0)
+    mai = np.where(has, np.append(mue["mai"].to_numpy("int64"), 0)[pos], 0)
+    day_units = (
+        pd.Series(np.where(data.editable, data.units, 0))
+        .groupby([data.group, data.code])
+        .transform("sum")
+        .to_numpy("int64")
+    )
+    line_over = has & (mai == 1) & (data.units > value)
+    day_over = has & np.isin(mai, [2, 3]) & (day_units > value)
+    flags.add(
+        "MUE_LINE_EXCEEDED",
+        line_over,
+        data.idx,
+        (
+            data.units,
+            " units of ",
+            data.code,
+            " on one line; the MUE is ",
+            value,
+            " per line (MAI 1).",
+        ),
+        data.at_risk,
+    )
+    for rule, level, words in (
+        ("MUE_DAY_POLICY_EXCEEDED", 2, "policy: not payable above it, even on appeal"),
+        ("MUE_DAY_CLINICAL_EXCEEDED", 3, "clinical: payable above it only on appeal with records"),
+    ):
+        flags.add(
+            rule,
+            day_over & (mai == level),
+            data.idx,
+            (
+                day_units,
+                " units of ",
+                data.code,
+                " that day across the batch; the MUE is ",
+                value,
+                f" per day (MAI {level}, {words}).",
+            ),
+            data.at_risk,
+        )
+    status = np.where(
+        ~data.editable,
+        "",
+        np.where(
+            ~has, "no published MUE", np.where(line_over | day_over, "exceeded", "within MUE")
+        ),
+    )
+    return pd.DataFrame(
+        {
+            "mue_value": pd.arrays.IntegerArray(value, ~has),
+            "mue_mai": pd.arrays.IntegerArray(mai, ~has),
+            "mue_status": status.astype(object),
+        }
+    )
+
+
+def _in_ranges(codes: np.ndarray, ranges: list[list[str]], extra: list[str] = ()) -> np.ndarray:
+    codes = np.asarray(codes, dtype=object)
+    hit = np.isin(codes, list(extra))
+    for low, high in ranges:
+        same_shape = np.array([len(c) == len(low) for c in codes], dtype=bool)
+        hit |= same_shape & (codes >= low) & (codes <= high)
+    return hit
+
+
+def addon_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
+    """Type 1 add-ons need a listed primary the same day; type 3 warn; type 2 not edited."""
+    ok = data.editable
+    year = data.dos.astype("datetime64[Y]").astype(int) + 1970
+    aoc = ncci.aoc
+    addons = np.isin(data.code, aoc["addon"].unique()) & ok
+    if addons.any():
+        rows = pd.DataFrame(
+            {
+                "i": np.flatnonzero(addons),
+                "addon": data.code[addons],
+                "year": year[addons],
+                "g": data.group[addons],
+            }
+        )
+        rows = rows.merge(aoc, on="addon")
+        live = (rows["effective_year"] <= rows["year"]) & (
+            rows["deletion_year"].isna() | (rows["year"] <= rows["deletion_year"].fillna(9999))
+        )
+        rows = rows[live.to_numpy(bool)]
+        present = pd.DataFrame({"g": data.group[ok], "primary": data.code[ok]}).drop_duplicates()
+        rows = rows.merge(present.assign(found=True), on=["g", "primary"], how="left")
+        by_line = rows.groupby("i").agg(
+            edit_type=("edit_type", "min"), found=("found", lambda s: bool(s.fillna(False).any()))
+        )
+        n = len(data.idx)
+        for rule, kind in (("ADDON_WITHOUT_PRIMARY", 1), ("ADDON_PRIMARY_NOT_LISTED", 3)):
+            hit = by_line[(by_line["edit_type"] == kind) & ~by_line["found"]].index.to_numpy()
+            mask = np.zeros(n, dtype=bool)
+            mask[hit] = True
+            flags.add(
+                rule,
+                mask,
+                data.idx,
+                (
+                    "Add-on ",
+                    data.code,
+                    " has none of its CMS-listed primary codes billed "
+                    "the same day by the same provider.",
+                ),
+                data.at_risk,
+            )
+    _g2211(data, year, flags)
+
+
+def _g2211(data: EditInput, year: np.ndarray, flags: FlagCollector) -> None:
+    """G2211 rides only on office/outpatient (from 2026 also home) E/M visits (s16)."""
+    rules = edit_rules()["g2211"]
+    g2211 = data.editable & (data.code == "G2211")
+    if not g2211.any():
+        return
+    visit = np.zeros(len(data.idx), dtype=bool)
+    for period in rules["primaries"]:
+        visit |= (year >= period["from_year"]) & _in_ranges(data.code, period["ranges"])
+    # The period list is cumulative: take the newest period in force for each year.
+    visit &= data.editable
+    has_visit = pd.Series(visit).groupby(data.group).transform("any").to_numpy(bool)
+    visit25 = visit & data.has_mod(["25"])
+    has_visit25 = pd.Series(visit25).groupby(data.group).transform("any").to_numpy(bool)
+    allowed_other = np.isin(data.code, rules["modifier_25_allowed_with"]) & data.editable
+    has_allowed = pd.Series(allowed_other).groupby(data.group).transform("any").to_numpy(bool)
+    flags.add(
+        "ADDON_WITHOUT_PRIMARY",
+        g2211 & ~has_visit,
+        data.idx,
+        "G2211 has no office/outpatient E/M visit billed the same day by the same provider.",
+        data.at_risk,
+    )
+    bad25 = (
+        g2211
+        & has_visit
+        & has_visit25
+        & ((year < rules["modifier_25_never_before"]) | ~has_allowed)
+    )
+    flags.add(
+        "G2211_WITH_MODIFIER_25",
+        bad25,
+        data.idx,
+        "G2211 with a modifier-25 visit and no AWV, vaccine administration or preventive "
+        "service that day.",
+        data.at_risk,
+    )
+
+
+def modifier_edits(data: EditInput, flags: FlagCollector) -> None:
+    """Modifiers 25 and 57 belong on E/M codes only."""
+    em = edit_rules()["evaluation_and_management"]
+    is_em = _in_ranges(data.code, em["ranges"], em["codes"])
+    wrong = data.editable & data.has_mod(["25", "57"]) & ~is_em
+    flags.add(
+        "MODIFIER_25_57_NOT_EM",
+        wrong,
+        data.idx,
+        ("Modifier 25/57 on ", data.code, ", which is not an E/M service."),
+    )
+
+
+def release_age(ncci: NcciRelease, dos: np.ndarray) -> dict[str, object]:
+    """Which NCCI release was applied and how far it lags the newest date of service."""
+    valid = dos[~np.isnat(dos)]
+    newest = pd.Timestamp(valid.max()).date() if len(valid) else None
+    quarter = date(newest.year, 3 * ((newest.month - 1) // 3) + 1, 1) if newest else None
+    return {
+        "release": ncci.name,
+        "effective": ncci.effective.isoformat(),
+        "source": str(ncci.source),
+        "newest_date_of_service": newest.isoformat() if newest else None,
+        "days_older_than_that_quarter": (quarter - ncci.effective).days if quarter else None,
+    }

@@ -76,24 +76,46 @@ def apply_edits(lines: pd.DataFrame, ncci: NcciRelease, flags: FlagCollector) ->
     return mue
 
 
-def _same_day_pairs(data: EditInput, left: np.ndarray, right: np.ndarray) -> pd.DataFrame:
-    """All (line, line) pairs in one group where the left line is in `left`, right in `right`."""
-    a = pd.DataFrame({"g": data.group[left], "i1": np.flatnonzero(left), "c1": data.code[left]})
-    b = pd.DataFrame({"g": data.group[right], "i2": np.flatnonzero(right), "c2": data.code[right]})
-    pairs = a.merge(b, on="g")
-    return pairs[pairs["i1"] != pairs["i2"]]
+def _coded(ncci: NcciRelease, column: str, vocab: pd.Index) -> np.ndarray:
+    """Positions in `vocab` of a PTP code column (-1 where absent), via cached categories."""
+    cache = ncci.__dict__.setdefault("_categorical", {})  # frozen dataclass: cache beside
+    if column not in cache:
+        cache[column] = pd.Categorical(ncci.ptp[column].to_numpy(object))
+    cat = cache[column]
+    return np.append(vocab.get_indexer(cat.categories), -1)[cat.codes]
+
+
+def _ptp_pairs(data: EditInput, ncci: NcciRelease) -> pd.DataFrame:
+    """(column-1 line, column-2 line, PTP row) for every edit pair billed in one group.
+
+    Codes become integers; lines pair up within their group first (groups are small) and
+    only then meet the table, through one integer key per code pair.
+    """
+    ok = data.editable
+    vocab = pd.Index(pd.unique(data.code[ok]))
+    width = len(vocab) + 1
+    ptp = ncci.ptp
+    c1, c2 = (_coded(ncci, col, vocab) for col in ("column1", "column2"))
+    keep = (c1 >= 0) & (c2 >= 0)
+    table = ptp[keep].assign(pair_key=c1[keep] * width + c2[keep])
+    code_id = vocab.get_indexer(data.code)
+    side1 = ok & np.isin(code_id, c1[keep])
+    side2 = ok & np.isin(code_id, c2[keep])
+    left = pd.DataFrame({"g": data.group[side1], "i1": np.flatnonzero(side1)})
+    right = pd.DataFrame({"g": data.group[side2], "i2": np.flatnonzero(side2)})
+    pairs = left.merge(right, on="g")
+    i1, i2 = pairs["i1"].to_numpy("int64"), pairs["i2"].to_numpy("int64")
+    key = code_id[i1] * width + code_id[i2]
+    hit = np.isin(key, table["pair_key"].to_numpy()) & (i1 != i2)
+    pairs = pairs[hit].assign(pair_key=key[hit])
+    return pairs.merge(table, on="pair_key")
 
 
 def ptp_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
     """Flag the column-2 line of every PTP pair in force on the date of service."""
     rules = edit_rules()["ptp"]
     ok = data.editable
-    codes = pd.unique(data.code[ok])
-    ptp = ncci.ptp
-    table = ptp[ptp["column1"].isin(codes) & ptp["column2"].isin(codes)]
-    pairs = _same_day_pairs(data, ok, ok).merge(
-        table, left_on=["c1", "c2"], right_on=["column1", "column2"]
-    )
+    pairs = _ptp_pairs(data, ncci)
     if len(pairs):
         dos = data.dos[pairs["i1"].to_numpy()]
         start = np.datetime64(ncci.effective, "D")
@@ -177,12 +199,9 @@ def mue_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> pd.Da
     has = (pos >= 0) & data.editable
     value = np.where(has, np.append(mue["mue_value"].to_numpy("int64"), 0)[pos], 0)
     mai = np.where(has, np.append(mue["mai"].to_numpy("int64"), 0)[pos], 0)
-    day_units = (
-        pd.Series(np.where(data.editable, data.units, 0))
-        .groupby([data.group, data.code])
-        .transform("sum")
-        .to_numpy("int64")
-    )
+    day_key = group_ids(data.group, data.code)
+    day_units = np.bincount(day_key, weights=np.where(data.editable, data.units, 0))[day_key]
+    day_units = day_units.astype("int64")
     line_over = has & (mai == 1) & (data.units > value)
     day_over = has & np.isin(mai, [2, 3]) & (day_units > value)
     flags.add(
@@ -233,57 +252,57 @@ def mue_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> pd.Da
     )
 
 
-def _in_ranges(codes: np.ndarray, ranges: list[list[str]], extra: list[str] = ()) -> np.ndarray:
-    codes = np.asarray(codes, dtype=object)
-    hit = np.isin(codes, list(extra))
+def _in_ranges(codes: np.ndarray, ranges: list[list[str]], extra=()) -> np.ndarray:
+    """Codes inside any inclusive range of same-length codes, or listed in `extra`."""
+    ids, uniques = pd.factorize(np.asarray(codes, dtype=object))
+    uniques = np.asarray(uniques, dtype=object)
+    hit = np.isin(uniques, list(extra))
+    lengths = np.array([len(c) for c in uniques])
     for low, high in ranges:
-        same_shape = np.array([len(c) == len(low) for c in codes], dtype=bool)
-        hit |= same_shape & (codes >= low) & (codes <= high)
-    return hit
+        hit |= (lengths == len(low)) & (uniques >= low) & (uniques <= high)
+    return hit[ids] if len(ids) else np.zeros(0, dtype=bool)
 
 
 def addon_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
     """Type 1 add-ons need a listed primary the same day; type 3 warn; type 2 not edited."""
     ok = data.editable
     year = data.dos.astype("datetime64[Y]").astype(int) + 1970
+    vocab = pd.Index(pd.unique(data.code[ok]))
+    width = len(vocab) + 1
+    code_id = vocab.get_indexer(data.code)
     aoc = ncci.aoc
-    addons = np.isin(data.code, aoc["addon"].unique()) & ok
-    if addons.any():
-        rows = pd.DataFrame(
-            {
-                "i": np.flatnonzero(addons),
-                "addon": data.code[addons],
-                "year": year[addons],
-                "g": data.group[addons],
-            }
+    addon_id = vocab.get_indexer(aoc["addon"].to_numpy(object))
+    aoc = aoc[addon_id >= 0].assign(addon_id=addon_id[addon_id >= 0])
+    aoc = aoc.assign(primary_id=vocab.get_indexer(aoc["primary"].to_numpy(object)))
+    n = len(data.idx)
+    kind = np.full(n, 9, dtype="int64")
+    found = np.zeros(n, dtype=bool)
+    is_addon = ok & np.isin(code_id, aoc["addon_id"].to_numpy())
+    for y in np.unique(year[is_addon]):
+        live = aoc[(aoc["effective_year"] <= y) & (y <= aoc["deletion_year"].fillna(9999))]
+        lines = np.flatnonzero(is_addon & (year == y))
+        # Edit type per add-on code (the lowest when rows disagree), then per line.
+        types = live.groupby("addon_id")["edit_type"].min()
+        kind[lines] = types.reindex(code_id[lines]).fillna(9).to_numpy("int64")
+        # (group, add-on) keys reachable from the primaries billed in each group that year.
+        billed = ok & (year == y) & np.isin(code_id, live["primary_id"].to_numpy())
+        present = pd.DataFrame({"g": data.group[billed], "primary_id": code_id[billed]})
+        reach = present.drop_duplicates().merge(live[["primary_id", "addon_id"]], on="primary_id")
+        keys = reach["g"].to_numpy("int64") * width + reach["addon_id"].to_numpy("int64")
+        found[lines] = np.isin(data.group[lines] * width + code_id[lines], keys)
+    for rule, edit_type in (("ADDON_WITHOUT_PRIMARY", 1), ("ADDON_PRIMARY_NOT_LISTED", 3)):
+        flags.add(
+            rule,
+            is_addon & (kind == edit_type) & ~found,
+            data.idx,
+            (
+                "Add-on ",
+                data.code,
+                " has none of its CMS-listed primary codes billed "
+                "the same day by the same provider.",
+            ),
+            data.at_risk,
         )
-        rows = rows.merge(aoc, on="addon")
-        live = (rows["effective_year"] <= rows["year"]) & (
-            rows["deletion_year"].isna() | (rows["year"] <= rows["deletion_year"].fillna(9999))
-        )
-        rows = rows[live.to_numpy(bool)]
-        present = pd.DataFrame({"g": data.group[ok], "primary": data.code[ok]}).drop_duplicates()
-        rows = rows.merge(present.assign(found=True), on=["g", "primary"], how="left")
-        by_line = rows.groupby("i").agg(
-            edit_type=("edit_type", "min"), found=("found", lambda s: bool(s.fillna(False).any()))
-        )
-        n = len(data.idx)
-        for rule, kind in (("ADDON_WITHOUT_PRIMARY", 1), ("ADDON_PRIMARY_NOT_LISTED", 3)):
-            hit = by_line[(by_line["edit_type"] == kind) & ~by_line["found"]].index.to_numpy()
-            mask = np.zeros(n, dtype=bool)
-            mask[hit] = True
-            flags.add(
-                rule,
-                mask,
-                data.idx,
-                (
-                    "Add-on ",
-                    data.code,
-                    " has none of its CMS-listed primary codes billed "
-                    "the same day by the same provider.",
-                ),
-                data.at_risk,
-            )
     _g2211(data, year, flags)
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from pipeline.config import PipelineConfig
 from pipeline.extract.claims import normalize_batch
+from pipeline.extract.ncci import bundled_ncci
 from pipeline.extract.releases import bundled_reference_data
 from pipeline.run import scrub_frame
 from pipeline.scrub.price import price_lines
@@ -109,11 +110,16 @@ def main() -> None:
     del lines, priced
 
     t = time.perf_counter()
-    result = scrub_frame(raw, ref, config)
+    ncci = bundled_ncci()
+    print(f"NCCI tables loaded in {time.perf_counter() - t:.2f} s")
+    t = time.perf_counter()
+    result = scrub_frame(raw, ref, config, ncci=ncci)
     full_s = time.perf_counter() - t
+    steps = ", ".join(f"{k} {v:.2f} s" for k, v in result.summary["timings_seconds"].items())
     print(
-        f"full scrub (normalize, price, paid check, reports in memory): {full_s:.2f} s "
-        f"({len(raw) / full_s:,.0f} lines/s), {result.summary['lines_flagged']:,} lines flagged"
+        f"full scrub (normalize, price, NCCI edits, paid check, reports in memory): "
+        f"{full_s:.2f} s ({len(raw) / full_s:,.0f} lines/s), "
+        f"{result.summary['lines_flagged']:,} lines flagged; steps: {steps}"
     )
     print(f"peak RSS: {peak_rss_mb():,.0f} MB")
 

@@ -73,6 +73,13 @@ def apply_edits(lines: pd.DataFrame, ncci: NcciRelease, flags: FlagCollector) ->
     mue = mue_edits(data, ncci, flags)
     addon_edits(data, ncci, flags)
     modifier_edits(data, flags)
+    global_surgery_edits(
+        data,
+        lines["glob_days"].fillna("").to_numpy(object),
+        lines["patient_key"],
+        lines["provider"],
+        flags,
+    )
     return mue
 
 
@@ -355,6 +362,89 @@ def modifier_edits(data: EditInput, flags: FlagCollector) -> None:
         wrong,
         data.idx,
         ("Modifier 25/57 on ", data.code, ", which is not an E/M service."),
+    )
+
+
+POSTOP_DAYS = {"010": 10, "090": 90}
+
+
+def global_surgery_edits(
+    data: EditInput, glob_days: np.ndarray, patient, provider, flags: FlagCollector
+) -> None:
+    """E/M and procedures inside a surgery's global period by the same provider (s9).
+
+    - E/M on the day before or day of a 090 procedure needs 57;
+    - E/M on the day of a 000/010 procedure needs 25, and 57 there is wrong;
+    - E/M in the post-operative days of a 010/090 procedure needs 24;
+    - another procedure in those days needs 58, 78 or 79.
+    """
+    em_rules = edit_rules()["evaluation_and_management"]
+    is_em = data.editable & _in_ranges(data.code, em_rules["ranges"], em_rules["codes"])
+    surgery = data.editable & np.isin(glob_days, ["000", "010", "090"]) & ~is_em
+    if not surgery.any():
+        return
+    person = group_ids(patient, provider)  # same patient and same provider, any day
+    later = is_em | surgery
+    surg = pd.DataFrame({"k": person[surgery], "s": np.flatnonzero(surgery)})
+    other = pd.DataFrame({"k": person[later], "o": np.flatnonzero(later)})
+    pairs = surg.merge(other, on="k")
+    pairs = pairs[pairs["s"] != pairs["o"]]
+    s_i, o_i = pairs["s"].to_numpy("int64"), pairs["o"].to_numpy("int64")
+    days = (data.dos[o_i] - data.dos[s_i]).astype("int64")
+    kind = glob_days[s_i]
+    post = np.array([POSTOP_DAYS.get(k, 0) for k in kind], dtype="int64")
+    em = is_em[o_i]
+    mods = {m: data.has_mod([m]) for m in ("24", "25", "57", "58", "78", "79")}
+    n = len(data.idx)
+
+    def mark(rule: str, hit: np.ndarray, words: str) -> None:
+        mask = np.zeros(n, dtype=bool)
+        partner = np.zeros(n, dtype="int64")
+        mask[o_i[hit]] = True
+        partner[o_i[hit]] = s_i[hit]
+        flags.add(
+            rule,
+            mask,
+            data.idx,
+            (
+                data.code,
+                words,
+                data.code[partner],
+                " (claim ",
+                data.claim[partner],
+                " line ",
+                data.line_no[partner],
+                ", global ",
+                glob_days[partner],
+                ").",
+            ),
+            data.at_risk,
+        )
+
+    major_day = em & (kind == "090") & np.isin(days, [-1, 0]) & ~mods["57"][o_i]
+    mark("GLOBAL_EM_WITHOUT_57", major_day, " is on the day before or of major surgery ")
+    minor_day = em & np.isin(kind, ["000", "010"]) & (days == 0)
+    mark(
+        "GLOBAL_EM_WITHOUT_25",
+        minor_day & ~mods["25"][o_i] & ~mods["57"][o_i],
+        " is on the day of minor procedure ",
+    )
+    mark(
+        "MODIFIER_57_ON_MINOR",
+        minor_day & mods["57"][o_i],
+        " carries 57 on the day of minor procedure ",
+    )
+    in_post = (days >= 1) & (days <= post)
+    mark(
+        "GLOBAL_EM_WITHOUT_24",
+        em & in_post & ~mods["24"][o_i],
+        " is in the post-operative period of ",
+    )
+    new_surgery = mods["58"] | mods["78"] | mods["79"]
+    mark(
+        "GLOBAL_PROCEDURE_WITHOUT_MODIFIER",
+        ~em & in_post & ~new_surgery[o_i],
+        " is in the post-operative period of ",
     )
 
 

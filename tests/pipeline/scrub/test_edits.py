@@ -188,3 +188,78 @@ def test_summary_names_the_ncci_release_and_its_age(edits):
         "newest_date_of_service": "2025-10-15",
         "days_older_than_that_quarter": 548,
     }
+
+
+def test_em_around_major_surgery_needs_57(edits):
+    """27447 has a 090 global period."""
+    result = edits(
+        {"hcpcs_code": "27447", "claim_line_start_date": "2025-10-15", **FACILITY},
+        {"hcpcs_code": "99213", "claim_line_start_date": "2025-10-14"},
+        {
+            "hcpcs_code": "99214",
+            "claim_line_start_date": "2025-10-15",
+            "hcpcs_modifier_1": "57",
+            "claim_id": "C2",
+        },
+        {"hcpcs_code": "99213", "claim_line_start_date": "2025-10-13", "claim_id": "C3"},
+    )
+    assert "GLOBAL_EM_WITHOUT_57" in flags_of(result, 2)
+    assert flags_of(result, 3) == []
+    assert "GLOBAL_EM_WITHOUT_57" not in flags_of(result, 4)
+
+
+def test_em_on_the_day_of_a_minor_procedure(edits):
+    """11042 has a 000 global period."""
+    rows = [{"hcpcs_code": "11042", **FACILITY}]
+    for pid, mod in (("A", ""), ("B", "25"), ("C", "57")):
+        rows += [
+            {"hcpcs_code": "11042", "patient_id": pid, **FACILITY},
+            {"hcpcs_code": "99213", "patient_id": pid, "hcpcs_modifier_1": mod},
+        ]
+    result = edits(*rows[1:])
+    assert "GLOBAL_EM_WITHOUT_25" in flags_of(result, 2)
+    assert not {"GLOBAL_EM_WITHOUT_25", "MODIFIER_57_ON_MINOR"} & set(flags_of(result, 4))
+    assert "MODIFIER_57_ON_MINOR" in flags_of(result, 6)
+
+
+@pytest.mark.parametrize(
+    ("visit_day", "modifier", "flagged"),
+    [
+        pytest.param("2025-10-11", "", True, id="post-op day 10"),
+        pytest.param("2025-10-12", "", False, id="post-op day 11"),
+        pytest.param("2025-10-11", "24", False, id="day 10 with 24"),
+    ],
+)
+def test_em_in_the_post_operative_period(edits, visit_day, modifier, flagged):
+    """17000 has a 010 global period: days 1-10 after the procedure."""
+    result = edits(
+        {"hcpcs_code": "17000", "claim_line_start_date": "2025-10-01"},
+        {
+            "hcpcs_code": "99213",
+            "claim_line_start_date": visit_day,
+            "claim_id": "C2",
+            "hcpcs_modifier_1": modifier,
+        },
+    )
+    assert ("GLOBAL_EM_WITHOUT_24" in flags_of(result, 2)) is flagged
+
+
+def test_procedure_in_the_post_operative_period(edits):
+    result = edits(
+        {"hcpcs_code": "27447", "claim_line_start_date": "2025-10-01", **FACILITY},
+        {
+            "hcpcs_code": "11042",
+            "claim_line_start_date": "2025-10-06",
+            "claim_id": "C2",
+            **FACILITY,
+        },
+        {
+            "hcpcs_code": "11042",
+            "claim_line_start_date": "2025-10-07",
+            "claim_id": "C3",
+            "hcpcs_modifier_1": "79",
+            **FACILITY,
+        },
+    )
+    assert "GLOBAL_PROCEDURE_WITHOUT_MODIFIER" in flags_of(result, 2)
+    assert "GLOBAL_PROCEDURE_WITHOUT_MODIFIER" not in flags_of(result, 3)

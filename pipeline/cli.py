@@ -83,7 +83,7 @@ def _unique_names(paths: list[Path]) -> list[tuple[Path, str]]:
     """Give each batch its own report folder: a repeated name gets -2, -3, ..."""
     from pipeline.extract.batch_files import batch_name
 
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = {"history": 1}  # the history store's folder
     out = []
     for path in paths:
         name = batch_name(path)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.config import PipelineConfig
@@ -18,6 +19,7 @@ from pipeline.extract.batch_files import batch_name, read_batch_file
 from pipeline.extract.claims import normalize_batch
 from pipeline.extract.ncci import NcciRelease, bundled_ncci
 from pipeline.extract.releases import ReferenceData
+from pipeline.report.history import HISTORY_COLUMNS, history_rows, read_history, write_history
 from pipeline.report.line_report import (
     attach_flags,
     claim_summary,
@@ -43,6 +45,7 @@ class BatchResult:
     claims: pd.DataFrame
     summary: dict[str, Any]
     outputs: dict[str, str] = field(default_factory=dict)
+    history: pd.DataFrame | None = None  # this batch's lines as the history store keeps them
 
 
 def new_run_id() -> str:
@@ -59,10 +62,13 @@ def scrub_frame(
     batch: str = "batch",
     progress: Callable[[str], None] | None = None,
     ncci: NcciRelease | None = None,
+    history_root: Destination | None = None,
 ) -> BatchResult:
     """Scrub a batch already read into a frame of text columns.
 
-    `ncci` defaults to the bundled NCCI release.
+    `ncci` defaults to the bundled NCCI release. With `history_root`, edits also see earlier
+    batches' lines of the same patients and providers kept there (report.history); those
+    lines are never flagged again.
     """
     run_id = run_id or new_run_id()
     started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -81,8 +87,9 @@ def scrub_frame(
 
     t = time.perf_counter()
     ncci = ncci or bundled_ncci()
+    history = read_history(history_root, lines, exclude_batch=batch) if history_root else None
     edit_flags = FlagCollector()
-    mue = apply_edits(priced.lines, ncci, edit_flags)
+    mue = _edits_with_history(priced.lines, history, ncci, edit_flags)
     edited = pd.concat([priced.lines, mue.set_index(priced.lines.index)], axis=1)
     timings["edits"] = time.perf_counter() - t
     say(f"ran NCCI edits ({ncci.name})")
@@ -98,6 +105,7 @@ def scrub_frame(
 
     summary = _summary(flagged, flags, claims, ref, config, run_id, started, batch, timings)
     summary["ncci_release"] = release_age(ncci, lines["dos"].to_numpy("datetime64[D]"))
+    summary["history_lines_seen"] = 0 if history is None else len(history)
     out_lines = to_output(flagged, run_id=run_id, run_started_at=started)
     claims = claims.assign(run_id=run_id, run_started_at=started)
     at = flags["line_index"].to_numpy()
@@ -128,7 +136,24 @@ def scrub_frame(
         summary["lines_flagged"],
         summary["totals"]["dollars_at_risk_cents"] / 100,
     )
-    return BatchResult(out_lines, flag_table, claims, summary)
+    past = history_rows(priced.lines, batch, run_id)
+    return BatchResult(out_lines, flag_table, claims, summary, history=past)
+
+
+def _edits_with_history(lines, history, ncci, flags: FlagCollector) -> pd.DataFrame:
+    """Run the edits over this batch plus its history; keep only this batch's results."""
+    n = len(lines)
+    if history is None or history.empty:
+        return apply_edits(lines, ncci, flags)
+    past = history.assign(line_index=np.arange(n, n + len(history)))
+    for i in range(1, 5):
+        past[f"mod_{i}"] = past[f"mod_{i}"].fillna("")
+    cols = ["line_index", *HISTORY_COLUMNS]
+    both = pd.concat([lines[cols], past[cols]], ignore_index=True)
+    inner = FlagCollector(scope=np.arange(len(both)) < n)  # earlier batches are not re-flagged
+    mue = apply_edits(both, ncci, inner)
+    flags.absorb(inner)
+    return mue.iloc[:n].reset_index(drop=True)
 
 
 def _summary(lines, flags, claims, ref, config, run_id, started, batch, timings) -> dict[str, Any]:
@@ -200,8 +225,13 @@ def scrub_file(
     run_id: str | None = None,
     progress: Callable[[str], None] | None = None,
     name: str | None = None,
+    use_history: bool = True,
 ) -> BatchResult:
-    """Read one batch file, scrub it and write its report to `out/<batch>/`."""
+    """Read one batch file, scrub it and write its report to `out/<batch>/`.
+
+    With `use_history`, edits also see earlier batches kept in `out/history/`, and this
+    batch's lines are added there.
+    """
     name = name or batch_name(path)
     t = time.perf_counter()
     batch = read_batch_file(path)
@@ -217,6 +247,7 @@ def scrub_file(
         run_id=run_id,
         batch=name,
         progress=progress,
+        history_root=out if use_history else None,
     )
     result.summary["input"] = str(path)
     result.summary["input_encoding"] = batch.encoding
@@ -229,4 +260,6 @@ def scrub_file(
     if progress:
         progress(f"writing report to {out.uri(name)}/")
     write_batch(result, out.child(name))
+    if use_history:
+        write_history(result.history, out, name)
     return result

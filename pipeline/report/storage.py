@@ -60,6 +60,58 @@ class Destination:
                 ) from exc
         return uri
 
+    def read_bytes(self, name: str) -> bytes | None:
+        """The bytes of an object, or None when it does not exist."""
+        uri = self.uri(name)
+        if self.is_s3:
+            bucket, _, prefix = self.root.removeprefix("s3://").partition("/")
+            key = (prefix.strip("/") + "/" + name).lstrip("/")
+            try:
+                return _s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+            except Exception as exc:
+                if "NoSuchKey" in str(exc) or "404" in str(exc):
+                    return None
+                raise StorageError(f"could not read ({exc})", source=uri) from exc
+        path = Path(uri)
+        return path.read_bytes() if path.exists() else None
+
+    def delete(self, name: str) -> None:
+        """Remove an object if it exists."""
+        if self.is_s3:
+            bucket, _, prefix = self.root.removeprefix("s3://").partition("/")
+            key = (prefix.strip("/") + "/" + name).lstrip("/")
+            try:
+                _s3_client().delete_object(Bucket=bucket, Key=key)
+            except Exception as exc:
+                raise StorageError(f"could not delete ({exc})", source=self.uri(name)) from exc
+        else:
+            Path(self.uri(name)).unlink(missing_ok=True)
+
+    def list(self, prefix: str) -> list[str]:
+        """Names (relative to this destination) of the objects under `prefix`."""
+        if self.is_s3:
+            bucket, _, root = self.root.removeprefix("s3://").partition("/")
+            root = root.strip("/")
+            full = (root + "/" + prefix).lstrip("/")
+            names = []
+            try:
+                pages = (
+                    _s3_client()
+                    .get_paginator("list_objects_v2")
+                    .paginate(Bucket=bucket, Prefix=full)
+                )
+                for page in pages:
+                    for obj in page.get("Contents", []):
+                        names.append(obj["Key"][len(root) + 1 if root else 0 :])
+            except Exception as exc:
+                raise StorageError(f"could not list ({exc})", source=self.uri(prefix)) from exc
+            return sorted(names)
+        base = Path(self.root)
+        folder = base / prefix
+        if not folder.exists():
+            return []
+        return sorted(str(p.relative_to(base)) for p in folder.rglob("*") if p.is_file())
+
     def write_parquet(self, name: str, table: pa.Table) -> str:
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="zstd")

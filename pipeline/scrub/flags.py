@@ -39,8 +39,13 @@ class FlagCollector:
     almost nothing on a large batch.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, scope: np.ndarray | None = None) -> None:
         self._parts: list[pa.Table] = []
+        self._scope = scope  # lines that may be flagged (None: all)
+
+    def absorb(self, other: FlagCollector) -> None:
+        """Take over another collector's hits."""
+        self._parts.extend(other._parts)
 
     def add(
         self,
@@ -52,7 +57,10 @@ class FlagCollector:
     ) -> None:
         """Record `rule_code` on every line where `mask` is true."""
         rule = rule_catalog()[rule_code]  # KeyError here means a rule missing from the catalog
-        sel = np.flatnonzero(np.asarray(mask, dtype=bool))
+        mask = np.asarray(mask, dtype=bool)
+        if self._scope is not None:
+            mask = mask & self._scope
+        sel = np.flatnonzero(mask)
         if not len(sel):
             return
         risk = np.asarray(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -77,7 +78,12 @@ def test_reports_written_to_s3(s3_bucket, s3_server, reference, config):
         SAMPLE_2025, reference, config, Destination(f"s3://{s3_bucket}/nightly/2025")
     )
     client = s3_server.client()
-    keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket)["Contents"])
+    every = sorted(o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket)["Contents"])
+    keys = [k for k in every if "/history/" not in k]
+    assert [k for k in every if "/history/" in k] == [
+        f"nightly/2025/history/month=2025-{m:02d}/tuva_professional_2025.parquet"
+        for m in range(1, 13)
+    ]
     assert keys == [
         f"nightly/2025/tuva_professional_2025/{n}"
         for n in (
@@ -93,3 +99,41 @@ def test_reports_written_to_s3(s3_bucket, s3_server, reference, config):
     body = client.get_object(Bucket=s3_bucket, Key=keys[5])["Body"].read()
     assert pq.read_table(io.BytesIO(body)).num_rows == 4870
     assert result.outputs["summary.json"].startswith(f"s3://{s3_bucket}/nightly/2025/")
+
+
+def _batch_file(tmp_path, name: str, *rows) -> Path:
+    from tests.conftest import batch
+
+    path = tmp_path / f"{name}.csv"
+    batch(*rows).to_csv(path, index=False)
+    return path
+
+
+def test_history_lets_edits_see_earlier_batches(tmp_path, reference, config):
+    """G0008 (MUE 1, MAI 2) split over two nightly batches, and a visit on post-op day 10 of
+    a 010 procedure (17000) billed in an earlier batch."""
+    out = Destination(str(tmp_path / "reports"))
+    first = _batch_file(
+        tmp_path,
+        "monday",
+        {"hcpcs_code": "G0008", "claim_id": "M1"},
+        {"hcpcs_code": "17000", "claim_id": "M2", "claim_line_start_date": "2025-10-01"},
+    )
+    second = _batch_file(
+        tmp_path,
+        "tuesday",
+        {"hcpcs_code": "G0008", "claim_id": "T1"},
+        {"hcpcs_code": "99213", "claim_id": "T2", "claim_line_start_date": "2025-10-11"},
+    )
+    a = scrub_file(first, reference, config, out)
+    assert "MUE_DAY_POLICY_EXCEEDED" not in a.lines["flags"].iloc[0]
+    b = scrub_file(second, reference, config, out)
+    assert b.summary["history_lines_seen"] == 2
+    assert "MUE_DAY_POLICY_EXCEEDED" in b.lines["flags"].iloc[0]
+    assert "GLOBAL_EM_WITHOUT_24" in b.lines["flags"].iloc[1]
+    assert b.flags["input_row"].max() == 2  # the earlier batch's lines are not re-flagged
+
+    again = scrub_file(first, reference, config, out)  # a rerun replaces its own history
+    assert again.summary["history_lines_seen"] == 2  # tuesday's lines, not monday's twice
+    names = sorted(p.name for p in (tmp_path / "reports" / "history").rglob("*.parquet"))
+    assert names == ["monday.parquet", "tuesday.parquet"]

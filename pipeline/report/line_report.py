@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 
 from pipeline.columns import INTERNAL
 from pipeline.report.arrow import scaled_to_decimal
+from pipeline.scrub.rules import edit_rules
 
 # (column, scale) of integer columns written as exact decimals.
 DECIMALS = {
@@ -164,8 +165,14 @@ def claim_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
             ],
         }
     )
+    weights = edit_rules()["risk_score"]
+    claims["risk_score_cents"] = (
+        claims["dollars_at_risk_cents"]
+        + claims["errors"] * weights["per_error_cents"]
+        + claims["warnings"] * weights["per_warning_cents"]
+    )
     claims = claims.sort_values(
-        ["dollars_at_risk_cents", "errors", "warnings", "claim_id"],
+        ["risk_score_cents", "dollars_at_risk_cents", "errors", "claim_id"],
         ascending=[False, False, False, True],
         kind="stable",
     ).reset_index(drop=True)

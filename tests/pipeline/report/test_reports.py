@@ -56,7 +56,8 @@ def test_bundled_2025_batch_report(tmp_path, reference, config):
     assert summary["totals"]["expected_allowed_cents"] == int(total * 100)
 
     claims = pd.read_parquet(folder / "claims.parquet")
-    assert claims["dollars_at_risk"].is_monotonic_decreasing
+    assert claims["risk_score"].is_monotonic_decreasing
+    assert (claims["risk_score"] >= claims["dollars_at_risk"]).all()
     assert claims["lines"].sum() == 4870
     csv_lines = pd.read_csv(folder / "lines.csv", dtype=str, keep_default_na=False)
     assert len(csv_lines) == 4870

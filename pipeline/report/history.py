@@ -11,6 +11,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.report.storage import Destination
@@ -73,11 +74,29 @@ def read_history(root: Destination, lines: pd.DataFrame, *, exclude_batch: str) 
     frames = []
     for name in store.list(""):
         month_dir, _, file = name.partition("/")
-        if month_dir[6:] not in months or file == f"{exclude_batch}.parquet":
+        if (
+            not month_dir.startswith("month=")
+            or month_dir[6:] not in months
+            or not file.endswith(".parquet")
+            or "/" in file
+            or file == f"{exclude_batch}.parquet"
+        ):
             continue
         data = store.read_bytes(name)
-        if data:
-            frames.append(pq.read_table(io.BytesIO(data)).to_pandas())
+        try:
+            frame = pq.read_table(io.BytesIO(data or b"")).to_pandas()
+            missing = [c for c in HISTORY_COLUMNS if c not in frame.columns]
+            if missing:
+                raise ValueError(f"missing columns {missing}")
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            logger.warning(
+                "history file %s is unreadable (%s); it was skipped. Rerun the batch that "
+                "wrote it, or delete the file",
+                store.uri(name),
+                str(exc)[:120],
+            )
+            continue
+        frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=list(HISTORY_COLUMNS))
     past = pd.concat(frames, ignore_index=True)

@@ -138,3 +138,17 @@ def test_history_lets_edits_see_earlier_batches(tmp_path, reference, config):
     assert again.summary["history_lines_seen"] == 2  # tuesday's lines, not monday's twice
     names = sorted(p.name for p in (tmp_path / "reports" / "history").rglob("*.parquet"))
     assert names == ["monday.parquet", "tuesday.parquet"]
+
+
+def test_unreadable_history_is_skipped_with_a_warning(tmp_path, reference, config, caplog):
+    out = Destination(str(tmp_path / "reports"))
+    first = _batch_file(tmp_path, "monday", {"hcpcs_code": "G0008", "claim_id": "M1"})
+    scrub_file(first, reference, config, out)
+    broken = tmp_path / "reports" / "history" / "month=2025-10" / "monday.parquet"
+    broken.write_bytes(b"not parquet")
+    (broken.parent / "notes.txt").write_text("hello")
+    second = _batch_file(tmp_path, "tuesday", {"hcpcs_code": "G0008", "claim_id": "T1"})
+    result = scrub_file(second, reference, config, out)
+    assert result.summary["history_lines_seen"] == 0
+    assert len(result.lines) == 1
+    assert "monday.parquet is unreadable" in caplog.text

@@ -18,7 +18,7 @@ from pipeline.columns import INDICATORS
 from pipeline.extract.releases import BEFORE_FIRST_RELEASE, OUTSIDE_LOADED_YEARS, ReferenceData
 from pipeline.scrub.bilateral import apply_bilateral
 from pipeline.scrub.context import PricingContext, apply_bp, fee_1e9, to_cents
-from pipeline.scrub.lookup import Codes, RvuIndex, attach_gpci, resolve_locality
+from pipeline.scrub.lookup import NUMBER_FIELDS, Codes, RvuIndex, attach_gpci, resolve_locality
 from pipeline.scrub.mppr import MultipleProcedures
 from pipeline.scrub.rules import payment_rules
 from pipeline.scrub.text import Dollars, Percent
@@ -487,16 +487,7 @@ def _nullable(values: np.ndarray, present: np.ndarray) -> pd.arrays.IntegerArray
     return pd.arrays.IntegerArray(np.asarray(values, dtype="int64"), ~np.asarray(present, bool))
 
 
-COMPONENT_FIELDS = (
-    "work_rvu",
-    "nf_pe_rvu",
-    "f_pe_rvu",
-    "mp_rvu",
-    "cf",
-    "opps_nf_pe",
-    "opps_f_pe",
-    "opps_mp",
-)
+COMPONENT_FIELDS = NUMBER_FIELDS  # component rows need only the numbers
 
 
 def _component_fees(index, rel, codes, pricing_mod, fee, facility, gpci, pctc, mult):

@@ -17,21 +17,22 @@ from pipeline.run import scrub_file
 
 SAMPLE_2025 = bundled_path("samples/tuva_professional_2025.csv.gz")
 SAMPLE_2018 = bundled_path("samples/tuva_professional_2018.csv.gz")
+REPORT_FILES = (
+    "claims.csv",
+    "claims.parquet",
+    "flags.csv",
+    "flags.parquet",
+    "lines.csv",
+    "lines.parquet",
+    "summary.json",
+)
 
 
 def test_bundled_2025_batch_report(tmp_path, reference, config):
     result = scrub_file(SAMPLE_2025, reference, config, Destination(str(tmp_path)), run_id="r1")
     folder = tmp_path / "tuva_professional_2025"
     names = sorted(p.name for p in folder.iterdir())
-    assert names == [
-        "claims.csv",
-        "claims.parquet",
-        "flags.csv",
-        "flags.parquet",
-        "lines.csv",
-        "lines.parquet",
-        "summary.json",
-    ]
+    assert names == list(REPORT_FILES)
 
     lines = pq.read_table(folder / "lines.parquet")
     assert lines.num_rows == 4870
@@ -85,18 +86,7 @@ def test_reports_written_to_s3(s3_bucket, s3_server, reference, config):
         f"nightly/2025/history/month=2025-{m:02d}/tuva_professional_2025.parquet"
         for m in range(1, 13)
     ]
-    assert keys == [
-        f"nightly/2025/tuva_professional_2025/{n}"
-        for n in (
-            "claims.csv",
-            "claims.parquet",
-            "flags.csv",
-            "flags.parquet",
-            "lines.csv",
-            "lines.parquet",
-            "summary.json",
-        )
-    ]
+    assert keys == [f"nightly/2025/tuva_professional_2025/{n}" for n in REPORT_FILES]
     body = client.get_object(Bucket=s3_bucket, Key=keys[5])["Body"].read()
     assert pq.read_table(io.BytesIO(body)).num_rows == 4870
     assert result.outputs["summary.json"].startswith(f"s3://{s3_bucket}/nightly/2025/")

@@ -145,6 +145,17 @@ def _edits_with_history(lines, history, ncci, flags: FlagCollector) -> pd.DataFr
     n = len(lines)
     if history is None or history.empty:
         return apply_edits(lines, ncci, flags)
+    # A claim line sent again (a resubmission) replaces its earlier copy, never adds to it.
+    current = set(
+        zip(lines["claim_id"].astype(str), lines["claim_line_number"].astype(str), strict=True)
+    )
+    resent = np.array(
+        [k in current for k in zip(history["claim_id"], history["claim_line_number"], strict=True)],
+        dtype=bool,
+    )
+    history = history[~resent]
+    if history.empty:
+        return apply_edits(lines, ncci, flags)
     past = history.assign(line_index=np.arange(n, n + len(history)))
     for i in range(1, 5):
         past[f"mod_{i}"] = past[f"mod_{i}"].fillna("")

@@ -176,7 +176,10 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     payer = _text(raw, "payer")
     hashed = hash_patient_ids(payer, _text(raw, "patient_id"), patient_key)
     keep["patient_id"] = hashed
-    extra["patient_key"] = _obj(hashed)
+    # Same-day rules group by patient; a line without a patient id is its claim's own patient,
+    # never grouped with other claims' blank ids.
+    claim_ids = _text(raw, "claim_id")
+    extra["patient_key"] = _obj(hashed.where(hashed != "", "claim|" + claim_ids))
     rendering, billing = _text(raw, "rendering_npi"), _text(raw, "billing_npi")
     extra["provider"] = _obj(rendering.where(rendering != "", billing))
     dos = by_unique(_text(raw, "claim_line_start_date"), _parse_dates)

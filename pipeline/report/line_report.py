@@ -144,7 +144,7 @@ def claim_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
             "claim_id": np.asarray(claim_ids, dtype=object),
             "payer": lines["payer"].to_numpy(object)[first] if "payer" in lines else "",
             "provider_npi": lines["provider"].to_numpy(object)[first],
-            "patient_id": lines["patient_key"].to_numpy(object)[first],
+            "patient_id": lines["patient_id"].to_numpy(object)[first],
             "first_date_of_service": g["dos"].min().to_numpy(),
             "lines": g.size().to_numpy(),
             "billed_cents": sums["billed_cents"].to_numpy(),

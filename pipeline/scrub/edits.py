@@ -150,6 +150,8 @@ def ptp_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
         bypass[i2] if rules.get("bypass_on", "column2") == "column2" else bypass[i2] | bypass[i1]
     )
     mi = pairs["modifier_indicator"].to_numpy() if len(pairs) else np.zeros(0, "int8")
+    em_rules = edit_rules()["evaluation_and_management"]
+    is_em = _in_ranges(data.code, em_rules["ranges"], em_rules["codes"])
     n = len(data.idx)
     for rule, hit in (("PTP_BUNDLED", mi == 0), ("PTP_MODIFIER_NEEDED", (mi == 1) & ~carrier)):
         chosen = pd.DataFrame({"i2": i2[hit], "i1": i1[hit]}).drop_duplicates("i2")
@@ -157,10 +159,16 @@ def ptp_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
         partner = np.zeros(n, dtype="int64")
         mask[chosen["i2"].to_numpy("int64")] = True
         partner[chosen["i2"].to_numpy("int64")] = chosen["i1"].to_numpy("int64")
+        # 59/X modifiers are not for E/M codes: a separately identifiable visit takes 25.
+        advice = np.where(
+            is_em,
+            "add 25 if the visit was significant and separately identifiable",
+            f"add {rules['suggested']} if the services were distinct",
+        )
         tail = (
-            " is bundled; no modifier bypasses this edit."
+            (" is bundled; no modifier bypasses this edit.",)
             if rule == "PTP_BUNDLED"
-            else f" is bundled unless distinct: add {rules['suggested']} to this line."
+            else (" is bundled: ", advice, ", else remove this line.")
         )
         flags.add(
             rule,
@@ -176,7 +184,7 @@ def ptp_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
                 " line ",
                 data.line_no[partner],
                 ")",
-                tail,
+                *tail,
             ),
             data.at_risk,
         )
@@ -193,9 +201,8 @@ def ptp_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
             "No NCCI edit pairs ",
             data.code,
             " with another code billed that day by the same "
-            "provider; the 59/X modifier is not needed.",
+            "provider; the 59/X modifier is not needed and draws audits.",
         ),
-        data.at_risk,
     )
 
 
@@ -237,7 +244,7 @@ def mue_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> pd.Da
                 day_units,
                 " units of ",
                 data.code,
-                " that day across the batch; the MUE is ",
+                " that day (all claims of this batch and the history); the MUE is ",
                 value,
                 f" per day (MAI {level}, {words}).",
             ),

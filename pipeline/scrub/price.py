@@ -398,7 +398,7 @@ def price_lines(
             out["claim_line_number"].to_numpy(object),
             " appears more than once in the batch.",
         ),
-        charge,
+        np.where(priced, np.minimum(np.where(has_charge, charge, amount), amount), charge),
     )
     line_status = np.select(
         [

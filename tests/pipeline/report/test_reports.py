@@ -142,3 +142,12 @@ def test_unreadable_history_is_skipped_with_a_warning(tmp_path, reference, confi
     assert result.summary["history_lines_seen"] == 0
     assert len(result.lines) == 1
     assert "monday.parquet is unreadable" in caplog.text
+
+
+def test_resubmitted_line_replaces_its_history_copy(tmp_path, reference, config):
+    out = Destination(str(tmp_path / "reports"))
+    line = {"hcpcs_code": "G0008", "claim_id": "X2"}
+    scrub_file(_batch_file(tmp_path, "day1", line), reference, config, out)
+    again = scrub_file(_batch_file(tmp_path, "day2", line), reference, config, out)
+    assert again.summary["history_lines_seen"] == 1
+    assert "MUE_DAY_POLICY_EXCEEDED" not in again.lines["flags"].iloc[0]

@@ -74,7 +74,15 @@ def test_ptp_indicator_1_needs_a_modifier(edits):
     )
     assert flags_of(result, 2) == ["PTP_MODIFIER_NEEDED"]
     assert flags_of(result, 4) == []
-    assert "add 59 or XE/XS/XP/XU" in result.flags["reason"].iloc[0]
+    assert "add 25 if the visit was significant" in result.flags["reason"].iloc[0]
+
+
+def test_blank_patient_ids_are_not_one_patient(edits):
+    result = edits(
+        {"hcpcs_code": "78597", "patient_id": "", "claim_id": "C1"},
+        {"hcpcs_code": "78580", "patient_id": "", "claim_id": "C2"},
+    )
+    assert flags_of(result, 2) == []
 
 
 def test_bypass_modifier_without_an_edit(edits):

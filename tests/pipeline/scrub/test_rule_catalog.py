@@ -34,3 +34,9 @@ def test_catalog_entries_are_complete():
     for rule in rule_catalog().values():
         assert rule.severity in SEVERITIES
         assert rule.title and rule.action and rule.dollars_at_risk
+
+
+def test_catalog_has_no_repeated_rule_codes():
+    text = (PIPELINE / "scrub" / "rule_catalog.yaml").read_text()
+    codes = re.findall(r"^([A-Z][A-Z0-9_]+):", text, flags=re.MULTILINE)
+    assert len(codes) == len(set(codes)), sorted(c for c in codes if codes.count(c) > 1)

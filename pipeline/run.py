@@ -19,7 +19,13 @@ from pipeline.extract.batch_files import batch_name, read_batch_file
 from pipeline.extract.claims import normalize_batch
 from pipeline.extract.ncci import NcciRelease, bundled_ncci
 from pipeline.extract.releases import ReferenceData
-from pipeline.report.history import HISTORY_COLUMNS, history_rows, read_history, write_history
+from pipeline.report.history import (
+    HISTORY_COLUMNS,
+    history_rows,
+    key_check,
+    read_history,
+    write_history,
+)
 from pipeline.report.line_report import (
     attach_flags,
     claim_summary,
@@ -63,6 +69,7 @@ def scrub_frame(
     progress: Callable[[str], None] | None = None,
     ncci: NcciRelease | None = None,
     history_root: Destination | None = None,
+    source: str | None = None,
 ) -> BatchResult:
     """Scrub a batch already read into a frame of text columns.
 
@@ -87,7 +94,12 @@ def scrub_frame(
 
     t = time.perf_counter()
     ncci = ncci or bundled_ncci()
-    history = read_history(history_root, lines, exclude_batch=batch) if history_root else None
+    key_id = key_check(config.patient_key)
+    history = (
+        read_history(history_root, lines, exclude_batch=batch, key_id=key_id)
+        if history_root
+        else None
+    )
     edit_flags = FlagCollector()
     mue = _edits_with_history(priced.lines, history, ncci, edit_flags)
     edited = pd.concat([priced.lines, mue.set_index(priced.lines.index)], axis=1)
@@ -136,7 +148,7 @@ def scrub_frame(
         summary["lines_flagged"],
         summary["totals"]["dollars_at_risk_cents"] / 100,
     )
-    past = history_rows(priced.lines, batch, run_id)
+    past = history_rows(priced.lines, batch, run_id, key_id=key_id, source=source or batch)
     return BatchResult(out_lines, flag_table, claims, summary, history=past)
 
 
@@ -259,6 +271,7 @@ def scrub_file(
         batch=name,
         progress=progress,
         history_root=out if use_history else None,
+        source=str(path),
     )
     result.summary["input"] = str(path)
     result.summary["input_encoding"] = batch.encoding

@@ -6,6 +6,8 @@ overwrites its own files, so nothing is counted twice.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import logging
 
@@ -39,30 +41,62 @@ HISTORY_COLUMNS = (
 WINDOW_DAYS = 91
 
 
-def history_rows(lines: pd.DataFrame, batch: str, run_id: str) -> pd.DataFrame:
+def key_check(patient_key: bytes) -> str:
+    """A short fingerprint of the patient-hash key, to notice history hashed with another key."""
+    return hmac.new(patient_key, b"claims-scrub history key check", hashlib.sha256).hexdigest()[:12]
+
+
+def history_rows(
+    lines: pd.DataFrame, batch: str, run_id: str, *, key_id: str, source: str
+) -> pd.DataFrame:
     """The columns of priced lines the history keeps (patient key hashed, no identifiers)."""
     out = lines[list(HISTORY_COLUMNS)].copy()
     for col in ("claim_id", "claim_line_number"):
         out[col] = out[col].astype(str)
-    return out.assign(batch=batch, run_id=run_id)
+    return out.assign(batch=batch, run_id=run_id, key_id=key_id, input=source)
 
 
 def write_history(rows: pd.DataFrame, root: Destination, batch: str) -> list[str]:
     """Write one file per month of service; replace this batch's files of earlier runs."""
     store = root.child("history")
     months = rows["dos"].dt.strftime("%Y-%m").fillna("unknown")
-    written = []
-    for old in store.list(""):
-        if old.endswith(f"/{batch}.parquet"):
-            store.delete(old)  # a rerun replaces every month of its earlier run
+    old = [name for name in store.list("") if name.endswith(f"/{batch}.parquet")]
+    _warn_if_other_input(store, old, rows)
+    new = []
     for month, part in rows.groupby(months.to_numpy()):
         buf = io.BytesIO()
         part.reset_index(drop=True).to_parquet(buf, index=False)
-        written.append(store.write_bytes(f"month={month}/{batch}.parquet", buf.getvalue()))
-    return written
+        name = f"month={month}/{batch}.parquet"
+        store.write_bytes(name, buf.getvalue())
+        new.append(name)
+    for name in set(old) - set(new):
+        store.delete(name)  # a rerun replaces every month of its earlier run
+    return [store.uri(n) for n in new]
 
 
-def read_history(root: Destination, lines: pd.DataFrame, *, exclude_batch: str) -> pd.DataFrame:
+def _warn_if_other_input(store: Destination, old: list[str], rows: pd.DataFrame) -> None:
+    """A batch name reused by another input file replaces that file's history: say so."""
+    if not old or rows.empty:
+        return
+    try:
+        before = pq.read_table(io.BytesIO(store.read_bytes(old[0]) or b""), columns=["input"])
+        previous = before.column("input")[0].as_py() if before.num_rows else None
+    except (OSError, ValueError, KeyError, pa.ArrowException):
+        return
+    current = rows["input"].iloc[0]
+    if previous and previous != current:
+        logger.warning(
+            "history of batch %r came from %s and is now replaced by %s; give each nightly "
+            "file its own name (e.g. claims_2025-11-30.csv) to keep both",
+            rows["batch"].iloc[0],
+            previous,
+            current,
+        )
+
+
+def read_history(
+    root: Destination, lines: pd.DataFrame, *, exclude_batch: str, key_id: str | None = None
+) -> pd.DataFrame:
     """Earlier batches' lines of the same patients and providers near these dates."""
     dos = lines["dos"].dropna()
     if dos.empty:
@@ -100,6 +134,15 @@ def read_history(root: Destination, lines: pd.DataFrame, *, exclude_batch: str) 
     if not frames:
         return pd.DataFrame(columns=list(HISTORY_COLUMNS))
     past = pd.concat(frames, ignore_index=True)
+    if key_id is not None and "key_id" in past:
+        other_key = (past["key_id"] != key_id).to_numpy(bool)
+        if other_key.any():
+            logger.warning(
+                "%d history line(s) were hashed with another patient key and cannot be matched; "
+                "set CLAIMS_PIPELINE_PATIENT_KEY (or _KEY_FILE) to the key used before",
+                int(other_key.sum()),
+            )
+            past = past[~other_key]
     keys = set(zip(lines["patient_key"], lines["provider"], strict=True))
     mine = np.array(
         [k in keys for k in zip(past["patient_key"], past["provider"], strict=True)], dtype=bool

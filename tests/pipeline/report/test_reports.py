@@ -151,3 +151,34 @@ def test_resubmitted_line_replaces_its_history_copy(tmp_path, reference, config)
     again = scrub_file(_batch_file(tmp_path, "day2", line), reference, config, out)
     assert again.summary["history_lines_seen"] == 1
     assert "MUE_DAY_POLICY_EXCEEDED" not in again.lines["flags"].iloc[0]
+
+
+def test_history_warns_about_another_key_and_a_reused_name(tmp_path, reference, caplog):
+    from pipeline.config import PipelineConfig
+
+    out = Destination(str(tmp_path / "reports"))
+    first = PipelineConfig.from_env({"CLAIMS_PIPELINE_PATIENT_KEY": "old"})
+    second = PipelineConfig.from_env({"CLAIMS_PIPELINE_PATIENT_KEY": "new"})
+    (tmp_path / "d1").mkdir()
+    (tmp_path / "d2").mkdir()
+    scrub_file(
+        _batch_file(tmp_path / "d1", "claims", {"hcpcs_code": "G0008", "claim_id": "A"}),
+        reference,
+        first,
+        out,
+    )
+    result = scrub_file(
+        _batch_file(tmp_path / "d2", "other", {"hcpcs_code": "G0008", "claim_id": "B"}),
+        reference,
+        second,
+        out,
+    )
+    assert result.summary["history_lines_seen"] == 0
+    assert "1 history line(s) were hashed with another patient key" in caplog.text
+    scrub_file(
+        _batch_file(tmp_path / "d2", "claims", {"hcpcs_code": "G0008", "claim_id": "C"}),
+        reference,
+        second,
+        out,
+    )
+    assert "history of batch 'claims' came from" in caplog.text

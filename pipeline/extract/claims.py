@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import re
 from pathlib import Path
@@ -60,11 +59,15 @@ def read_batch(path: Path) -> pd.DataFrame:
 
 
 def hash_patient_ids(payer: pd.Series, patient_id: pd.Series, key: bytes) -> pd.Series:
-    """Keyed hash (HMAC-SHA256, 16 hex chars) of payer + patient id; blank ids stay blank."""
+    """Keyed hash (BLAKE2b keyed mode, 16 hex chars) of payer + patient id; blanks stay blank.
+
+    BLAKE2b's keyed mode is a MAC in its own right and several times faster than HMAC here.
+    """
     combined = payer.fillna("").str.strip() + "|" + patient_id.fillna("").str.strip()
     codes, uniques = pd.factorize(combined)
+    mac_key = hashlib.blake2b(key).digest()  # any key length -> the 64 bytes BLAKE2b takes
     hashed = np.array(
-        [hmac.new(key, u.encode(), hashlib.sha256).hexdigest()[:16] for u in uniques],
+        [hashlib.blake2b(u.encode(), key=mac_key, digest_size=8).hexdigest() for u in uniques],
         dtype=object,
     )
     out = pd.Series(hashed[codes], index=patient_id.index, dtype="string")

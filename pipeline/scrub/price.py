@@ -472,7 +472,9 @@ def _column(values, index: pd.Index) -> pd.Series:
     if isinstance(values, pd.api.extensions.ExtensionArray):
         return pd.Series(values, index=index)
     values = np.asarray(values)
-    return pd.Series(values, index=index, dtype=object if values.dtype.kind == "O" else None)
+    if values.dtype.kind in "OU":
+        return pd.Series(values.astype(object), index=index, dtype=object)
+    return pd.Series(values, index=index)
 
 
 def _duplicates(lines: pd.DataFrame, usable: np.ndarray) -> np.ndarray:

@@ -46,15 +46,6 @@ def div_round_half_up(numer: np.ndarray, denom: int | np.ndarray) -> np.ndarray:
     return sign * ((2 * mag + denom) // (2 * np.asarray(denom, dtype="int64")))
 
 
-def cents_to_str(cents: int | None) -> str:
-    """Format integer cents as dollars, e.g. 10915 -> '109.15'."""
-    if cents is None or pd.isna(cents):
-        return ""
-    sign = "-" if cents < 0 else ""
-    cents = abs(int(cents))
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
-
-
 def parse_money(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse dollar text into nullable integer cents; also return a mask of unparseable values.
 

@@ -21,18 +21,3 @@ def scaled_to_decimal(values: pd.Series | np.ndarray, scale: int, precision: int
         [validity, as_int.buffers()[1]],
         null_count=int(mask.sum()),
     )
-
-
-def scaled_to_text(values: pd.Series | np.ndarray, scale: int) -> pd.Series:
-    """Integers holding value x 10**scale as plain decimal text ('' for null)."""
-    series = pd.Series(values)
-    mask = series.isna()
-    ints = series.fillna(0).astype("int64")
-    sign = np.where(ints < 0, "-", "")
-    mag = ints.abs()
-    whole = (mag // 10**scale).astype("string")
-    frac = (mag % 10**scale).astype("string").str.zfill(scale)
-    text = (
-        pd.Series(sign, index=series.index, dtype="string") + whole + ("." + frac if scale else "")
-    )
-    return text.mask(mask, "")

@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
         help="locality for lines without ZIP or locality, e.g. 04412-18",
     )
     run.add_argument("--run-id", help="run identifier stamped on every output (default: time)")
+    run.add_argument(
+        "--no-history",
+        action="store_true",
+        help="neither read nor add to OUT/history/ (an ad hoc check of one file)",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     sub.add_parser("releases", help="list the fee-schedule releases that would be used")
     return parser
@@ -151,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
                 run_id=run_id,
                 progress=say,
                 name=name,
+                use_history=not args.no_history,
             )
         except PipelineError as exc:
             failures += 1

@@ -83,3 +83,10 @@ def test_missing_release_path(tmp_path, capsys):
     code = main(["run", "--sample", "--out", str(tmp_path), "--release", str(tmp_path / "nope")])
     assert code == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_no_history_option(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-test")
+    out = tmp_path / "out"
+    assert main(["run", "--sample", "--out", str(out), "--no-history", "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["tuva_professional_2025"]

@@ -40,26 +40,26 @@ def attach_flags(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     A line's dollars at risk is the largest figure among its flags, so one problem counted by
     two rules is not counted twice. `flags` must be ordered by line_index.
     """
-    out = lines.copy()
-    n = len(out)
+    n = len(lines)
     at = flags["line_index"].to_numpy("int64")
     offsets = np.zeros(n + 1, dtype="int32")
     np.cumsum(np.bincount(at, minlength=n)[:n], out=offsets[1:])
     codes = pa.array(flags["rule_code"].to_numpy(object), type=pa.string())
-    out["flags"] = pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(offsets, codes))
     risk = np.zeros(n, dtype="int64")
     np.maximum.at(risk, at, flags["dollars_at_risk_cents"].to_numpy("int64"))
-    out["dollars_at_risk_cents"] = risk
     rank = flags["severity"].map(SEVERITY_RANK).to_numpy("int64") if len(flags) else at
     sev = np.zeros(n, dtype="int64")
     np.maximum.at(sev, at, rank)
-    names = np.array(["", "info", "warning", "error"], dtype=object)
-    out["worst_severity"] = names[sev]
-    out["flag_count"] = np.diff(offsets)
+    added = {
+        "flags": pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(offsets, codes)),
+        "dollars_at_risk_cents": risk,
+        "worst_severity": np.array(["", "info", "warning", "error"], dtype=object)[sev],
+        "flag_count": np.diff(offsets),
+    }
     for level in ("error", "warning"):
         hits = at[(rank == SEVERITY_RANK[level])] if len(flags) else at
-        out[f"flags_{level}s"] = np.bincount(hits, minlength=n)[:n]
-    return out
+        added[f"flags_{level}s"] = np.bincount(hits, minlength=n)[:n]
+    return pd.concat([lines, pd.DataFrame(added, index=lines.index)], axis=1)
 
 
 def to_output(lines: pd.DataFrame, *, run_id: str, run_started_at: str) -> pd.DataFrame:

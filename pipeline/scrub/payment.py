@@ -27,7 +27,7 @@ def compare_paid(
     lines: pd.DataFrame, flags: FlagCollector, *, tolerance_cents: int
 ) -> pd.DataFrame:
     """Add expected_payment_cents and paid_variance_cents; flag under- and overpayments."""
-    out = lines.copy()
+    out = lines
     allowed = out["expected_allowed_cents"]
     paid_problem = out["paid_problem"].to_numpy(object)
     has_paid = (
@@ -38,13 +38,18 @@ def compare_paid(
     )
     deductible = out["deductible_cents"].fillna(0).to_numpy("int64")
     expected = expected_payment(allowed.fillna(0).to_numpy("int64"), deductible)
-    out["expected_payment_cents"] = pd.array(expected, dtype="Int64")
-    out["expected_payment_cents"] = out["expected_payment_cents"].where(allowed.notna(), pd.NA)
     paid = out["paid_cents"].fillna(0).to_numpy("int64")
     variance = paid - expected
-    out["paid_variance_cents"] = pd.Series(
-        pd.array(variance, dtype="Int64"), index=out.index
-    ).where(has_paid, pd.NA)
+    added = pd.DataFrame(
+        {
+            "expected_payment_cents": pd.arrays.IntegerArray(
+                expected, allowed.isna().to_numpy(bool)
+            ),
+            "paid_variance_cents": pd.arrays.IntegerArray(variance, ~has_paid.to_numpy(bool)),
+        },
+        index=out.index,
+    )
+    out = pd.concat([out, added], axis=1)
     idx = out["line_index"].to_numpy()
     flags.add(
         "INPUT_BAD_PAID",

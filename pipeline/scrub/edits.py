@@ -57,12 +57,18 @@ class EditInput:
             line_no=lines["claim_line_number"].astype(str).to_numpy(object),
         )
 
+    def __post_init__(self) -> None:
+        ids, uniques = pd.factorize(self.code)
+        self.code_id = ids.astype("int64")  # one vocabulary of codes for every edit
+        self.vocab = pd.Index(np.asarray(uniques, dtype=object))
+        self._mod_codes = [pd.factorize(col) for col in self.mods]
+
     def has_mod(self, mods) -> np.ndarray:
-        wanted = set(mods)
+        wanted = list(set(mods))
         hit = np.zeros(len(self.idx), dtype=bool)
-        for col in self.mods:
-            ids, uniques = pd.factorize(col)
-            hit |= np.isin(np.asarray(uniques, object), list(wanted))[ids] if len(ids) else hit
+        for ids, uniques in self._mod_codes:
+            if len(ids):
+                hit |= np.isin(np.asarray(uniques, object), wanted)[ids]
         return hit
 
 
@@ -99,21 +105,21 @@ def _ptp_pairs(data: EditInput, ncci: NcciRelease) -> pd.DataFrame:
     only then meet the table, through one integer key per code pair.
     """
     ok = data.editable
-    vocab = pd.Index(pd.unique(data.code[ok]))
+    vocab = data.vocab
     width = len(vocab) + 1
     ptp = ncci.ptp
     c1, c2 = (_coded(ncci, col, vocab) for col in ("column1", "column2"))
     keep = (c1 >= 0) & (c2 >= 0)
     table = ptp[keep].assign(pair_key=c1[keep] * width + c2[keep])
-    code_id = vocab.get_indexer(data.code)
-    side1 = ok & np.isin(code_id, c1[keep])
-    side2 = ok & np.isin(code_id, c2[keep])
+    code_id = data.code_id
+    side1 = ok & _member(code_id, c1[keep], len(vocab))
+    side2 = ok & _member(code_id, c2[keep], len(vocab))
     left = pd.DataFrame({"g": data.group[side1], "i1": np.flatnonzero(side1)})
     right = pd.DataFrame({"g": data.group[side2], "i2": np.flatnonzero(side2)})
     pairs = left.merge(right, on="g")
     i1, i2 = pairs["i1"].to_numpy("int64"), pairs["i2"].to_numpy("int64")
     key = code_id[i1] * width + code_id[i2]
-    hit = np.isin(key, table["pair_key"].to_numpy()) & (i1 != i2)
+    hit = _in_keys(key, table["pair_key"].to_numpy()) & (i1 != i2)
     pairs = pairs[hit].assign(pair_key=key[hit])
     return pairs.merge(table, on="pair_key")
 
@@ -266,6 +272,19 @@ def mue_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> pd.Da
     )
 
 
+def _member(ids: np.ndarray, wanted: np.ndarray, size: int) -> np.ndarray:
+    """ids (0..size-1, or -1) that are in `wanted`, through a lookup table."""
+    table = np.zeros(size + 1, dtype=bool)
+    table[np.asarray(wanted, dtype="int64")[np.asarray(wanted) >= 0]] = True
+    return table[ids]
+
+
+def _in_keys(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Integer keys that appear in `wanted`, by hashing the (smaller) wanted set."""
+    index = pd.Index(pd.unique(np.asarray(wanted, dtype="int64")))
+    return index.get_indexer(np.asarray(keys, dtype="int64")) >= 0
+
+
 def _in_ranges(codes: np.ndarray, ranges: list[list[str]], extra=()) -> np.ndarray:
     """Codes inside any inclusive range of same-length codes, or listed in `extra`."""
     ids, uniques = pd.factorize(np.asarray(codes, dtype=object))
@@ -281,9 +300,9 @@ def addon_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> Non
     """Type 1 add-ons need a listed primary the same day; type 3 warn; type 2 not edited."""
     ok = data.editable
     year = data.dos.astype("datetime64[Y]").astype(int) + 1970
-    vocab = pd.Index(pd.unique(data.code[ok]))
+    vocab = data.vocab
     width = len(vocab) + 1
-    code_id = vocab.get_indexer(data.code)
+    code_id = data.code_id
     aoc = ncci.aoc
     addon_id = vocab.get_indexer(aoc["addon"].to_numpy(object))
     aoc = aoc[addon_id >= 0].assign(addon_id=addon_id[addon_id >= 0])
@@ -291,7 +310,7 @@ def addon_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> Non
     n = len(data.idx)
     kind = np.full(n, 9, dtype="int64")
     found = np.zeros(n, dtype=bool)
-    is_addon = ok & np.isin(code_id, aoc["addon_id"].to_numpy())
+    is_addon = ok & _member(code_id, aoc["addon_id"].to_numpy(), len(vocab))
     for y in np.unique(year[is_addon]):
         live = aoc[(aoc["effective_year"] <= y) & (y <= aoc["deletion_year"].fillna(9999))]
         lines = np.flatnonzero(is_addon & (year == y))
@@ -299,11 +318,11 @@ def addon_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> Non
         types = live.groupby("addon_id")["edit_type"].min()
         kind[lines] = types.reindex(code_id[lines]).fillna(9).to_numpy("int64")
         # (group, add-on) keys reachable from the primaries billed in each group that year.
-        billed = ok & (year == y) & np.isin(code_id, live["primary_id"].to_numpy())
+        billed = ok & (year == y) & _member(code_id, live["primary_id"].to_numpy(), len(vocab))
         present = pd.DataFrame({"g": data.group[billed], "primary_id": code_id[billed]})
         reach = present.drop_duplicates().merge(live[["primary_id", "addon_id"]], on="primary_id")
         keys = reach["g"].to_numpy("int64") * width + reach["addon_id"].to_numpy("int64")
-        found[lines] = np.isin(data.group[lines] * width + code_id[lines], keys)
+        found[lines] = _in_keys(data.group[lines] * width + code_id[lines], keys)
     for rule, edit_type in (("ADDON_WITHOUT_PRIMARY", 1), ("ADDON_PRIMARY_NOT_LISTED", 3)):
         flags.add(
             rule,
@@ -334,7 +353,7 @@ def _g2211(data: EditInput, year: np.ndarray, flags: FlagCollector) -> None:
     has_visit = pd.Series(visit).groupby(data.group).transform("any").to_numpy(bool)
     visit25 = visit & data.has_mod(["25"])
     has_visit25 = pd.Series(visit25).groupby(data.group).transform("any").to_numpy(bool)
-    allowed_other = np.isin(data.code, rules["modifier_25_allowed_with"]) & data.editable
+    allowed_other = _in_ranges(data.code, [], rules["modifier_25_allowed_with"]) & data.editable
     has_allowed = pd.Series(allowed_other).groupby(data.group).transform("any").to_numpy(bool)
     flags.add(
         "ADDON_WITHOUT_PRIMARY",
@@ -387,7 +406,7 @@ def global_surgery_edits(
     """
     em_rules = edit_rules()["evaluation_and_management"]
     is_em = data.editable & _in_ranges(data.code, em_rules["ranges"], em_rules["codes"])
-    surgery = data.editable & np.isin(glob_days, ["000", "010", "090"]) & ~is_em
+    surgery = data.editable & _in_ranges(glob_days, [], ["000", "010", "090"]) & ~is_em
     if not surgery.any():
         return
     person = group_ids(patient, provider)  # same patient and same provider, any day

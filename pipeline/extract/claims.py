@@ -92,7 +92,7 @@ def by_unique(values: pd.Series, fn) -> np.ndarray:
 
 
 def _obj(values) -> pd.Series:
-    return pd.Series(np.asarray(values, dtype=object), dtype=object)
+    return pd.Series(np.asarray(values, dtype=object), dtype=object, copy=False)
 
 
 def _parse_dates(text: pd.Series) -> np.ndarray:
@@ -281,5 +281,5 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     front = pd.DataFrame(
         {"line_index": extra.pop("line_index"), "input_row": extra.pop("input_row")}
     )
-    body = pd.DataFrame(extra)
+    body = pd.DataFrame(extra, copy=False)
     return pd.concat([front, keep, body], axis=1)

@@ -59,7 +59,7 @@ def attach_flags(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     for level in ("error", "warning"):
         hits = at[(rank == SEVERITY_RANK[level])] if len(flags) else at
         added[f"flags_{level}s"] = np.bincount(hits, minlength=n)[:n]
-    return pd.concat([lines, pd.DataFrame(added, index=lines.index)], axis=1)
+    return pd.concat([lines, pd.DataFrame(added, index=lines.index, copy=False)], axis=1)
 
 
 def to_output(lines: pd.DataFrame, *, run_id: str, run_started_at: str) -> pd.DataFrame:

@@ -451,7 +451,7 @@ def price_lines(
         "expected_allowed_cents": _nullable(np.where(priced, allowed, 0), keep),
     }
     columns = {name: _column(values, out.index) for name, values in breakdown.items()}
-    out = pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
+    out = pd.concat([out, pd.DataFrame(columns, index=out.index, copy=False)], axis=1)
     counts = pd.Series(line_status).value_counts()
     logger.info(
         "priced %d of %d lines; %d not payable, %d not priced here, %d unknown code, "
@@ -470,11 +470,11 @@ def price_lines(
 def _column(values, index: pd.Index) -> pd.Series:
     """A breakdown column; text stays object dtype (no costly Arrow conversion here)."""
     if isinstance(values, pd.api.extensions.ExtensionArray):
-        return pd.Series(values, index=index)
+        return pd.Series(values, index=index, copy=False)
     values = np.asarray(values)
     if values.dtype.kind in "OU":
-        return pd.Series(values.astype(object), index=index, dtype=object)
-    return pd.Series(values, index=index)
+        return pd.Series(values.astype(object, copy=False), index=index, dtype=object, copy=False)
+    return pd.Series(values, index=index, copy=False)
 
 
 def _duplicates(lines: pd.DataFrame, usable: np.ndarray) -> np.ndarray:

@@ -122,7 +122,8 @@ def claim_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
             "warnings": lines["flags_warnings"].to_numpy("int64"),
             "sev": lines["worst_severity"].map(SEVERITY_RANK).fillna(0).to_numpy("int64"),
             "dos": lines["dos"].to_numpy(),
-        }
+        },
+        copy=False,
     )
     g = df.groupby("c", sort=True)
     sums = g[

@@ -48,6 +48,7 @@ def compare_paid(
             "paid_variance_cents": pd.arrays.IntegerArray(variance, ~has_paid.to_numpy(bool)),
         },
         index=out.index,
+        copy=False,
     )
     out = pd.concat([out, added], axis=1)
     idx = out["line_index"].to_numpy()

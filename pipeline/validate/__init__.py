@@ -1,1 +1,0 @@
-"""Input checks run before pricing."""

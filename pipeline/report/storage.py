@@ -17,6 +17,8 @@ from pipeline.errors import StorageError
 
 logger = logging.getLogger(__name__)
 
+S3_HINT = "; check AWS_ENDPOINT_URL, the AWS credentials and that the bucket exists"
+
 
 @dataclass(frozen=True)
 class Destination:
@@ -43,8 +45,7 @@ class Destination:
                 _s3_client().put_object(Bucket=bucket, Key=key, Body=data)
             except Exception as exc:  # botocore raises many types; all mean "not written"
                 raise StorageError(
-                    f"could not write ({exc}); check AWS_ENDPOINT_URL, credentials and "
-                    "that the bucket exists",
+                    f"could not write ({exc}){S3_HINT}",
                     source=uri,
                 ) from exc
         else:
@@ -71,7 +72,7 @@ class Destination:
             except Exception as exc:
                 if "NoSuchKey" in str(exc) or "404" in str(exc):
                     return None
-                raise StorageError(f"could not read ({exc})", source=uri) from exc
+                raise StorageError(f"could not read ({exc}){S3_HINT}", source=uri) from exc
         path = Path(uri)
         return path.read_bytes() if path.exists() else None
 
@@ -83,7 +84,9 @@ class Destination:
             try:
                 _s3_client().delete_object(Bucket=bucket, Key=key)
             except Exception as exc:
-                raise StorageError(f"could not delete ({exc})", source=self.uri(name)) from exc
+                raise StorageError(
+                    f"could not delete ({exc}){S3_HINT}", source=self.uri(name)
+                ) from exc
         else:
             Path(self.uri(name)).unlink(missing_ok=True)
 
@@ -104,7 +107,9 @@ class Destination:
                     for obj in page.get("Contents", []):
                         names.append(obj["Key"][len(root) + 1 if root else 0 :])
             except Exception as exc:
-                raise StorageError(f"could not list ({exc})", source=self.uri(prefix)) from exc
+                raise StorageError(
+                    f"could not list ({exc}){S3_HINT}", source=self.uri(prefix)
+                ) from exc
             return sorted(names)
         base = Path(self.root)
         folder = base / prefix

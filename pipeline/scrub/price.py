@@ -86,99 +86,12 @@ def price_lines(
     has_charge = charge > 0
     hcpcs = ctx.hcpcs
 
-    # 1. Input problems and the release in force.
-    problem = out["input_problem"].to_numpy(object)
-    rejected = problem != ""
-    detail = out["input_detail"].to_numpy(object)
-    for code in INPUT_RULES:
-        flags.add(code, problem == code, idx, ("Not priced: ", detail, "."), charge)
-    mod_problem = out["modifier_problem"].to_numpy(object)
-    flags.add(
-        "MODIFIER_MALFORMED",
-        ~rejected & (mod_problem != ""),
-        idx,
-        ("Modifier ", mod_problem, " is not two letters or digits; it was ignored."),
-    )
-    dos = out["dos"].to_numpy("datetime64[D]")
-    rel = ref.release_index(dos)
-    # A real date outside every loaded release is reported as such even when the row has
-    # another problem: nothing about the line can be checked without a release.
-    outside = ~np.isnat(dos) & (rel == OUTSIDE_LOADED_YEARS)
-    before_first = ~np.isnat(dos) & (rel == BEFORE_FIRST_RELEASE)
-    rel = np.where(rejected, OUTSIDE_LOADED_YEARS, rel)
-    years = sorted({r.year for r in ref.releases})
-    flags.add(
-        "OUTSIDE_LOADED_YEARS",
-        outside,
-        idx,
-        f"Date of service is outside the loaded fee-schedule years {years}.",
-        charge,
-    )
-    flags.add(
-        "NO_RELEASE_IN_FORCE",
-        before_first,
-        idx,
-        "No loaded release was in force yet on the date of service.",
-        charge,
-    )
-    dated = ~rejected & (rel >= 0)
-    rel = np.where(dated, rel, 0)
-    names = np.array([r.name for r in ref.releases], dtype=object)
-    release = np.where(dated, names[rel], "")
-
-    # 2. Locality and GPCIs.
-    loc_key, loc_source, plus_four = resolve_locality(
-        out["zip5"], out["carrier_in"], out["locality_in"], ref, default_locality
-    )
-    gw, gpe, gmp, gpci_found = attach_gpci(ref, rel, loc_key)
-    national = loc_key == "national"
-    zip5 = out["zip5"].to_numpy(object)
-    flags.add(
-        "NO_LOCATION",
-        dated & (loc_source == "national"),
-        idx,
-        "No service ZIP or carrier/locality on the line.",
-    )
-    flags.add(
-        "LOCALITY_DEFAULTED",
-        dated & (loc_source == "default"),
-        idx,
-        ("No service ZIP or carrier/locality; priced in the default locality ", loc_key, "."),
-    )
-    flags.add(
-        "ZIP_NOT_FOUND",
-        dated & (loc_source == "zip_not_found"),
-        idx,
-        ("ZIP ", zip5, " is not in the CMS ZIP5 file."),
-    )
-    flags.add(
-        "LOCALITY_NOT_FOUND",
-        dated & ~gpci_found & ~national & (loc_source != "zip_not_found"),
-        idx,
-        ("Locality ", loc_key, " is not in the GPCI file of the release."),
-    )
-    flags.add(
-        "ZIP_NEEDS_PLUS_FOUR",
-        dated & plus_four,
-        idx,
-        ("ZIP ", zip5, " is split by ZIP+4; priced at locality ", loc_key, "."),
-    )
-    loc_key = np.where(gpci_found | national, loc_key, "national")
-
-    # 3. Setting by place of service.
-    pos_rules = payment_rules()["place_of_service"]
+    # 1-3. Input problems, release in force, locality and GPCIs, setting.
+    rejected = _input_flags(ctx, out, charge)
+    rel, dated, release, outside, before_first = _release(ctx, out, ref, rejected, charge)
+    loc_key, loc_source, (gw, gpe, gmp) = _locality(ctx, out, ref, rel, dated, default_locality)
     pos = out["pos"].to_numpy(object)
-    pos_ids, pos_uniques = pd.factorize(pos)
-    facility = np.isin(np.asarray(pos_uniques, object), pos_rules["facility"])[pos_ids]
-    known = np.isin(
-        np.asarray(pos_uniques, object), pos_rules["facility"] + pos_rules["non_facility"]
-    )[pos_ids]
-    flags.add(
-        "POS_UNKNOWN",
-        dated & ~known,
-        idx,
-        ("Place of service '", pos, "' is not a known CMS code; non-facility rate used."),
-    )
+    facility = _facility(ctx, pos, dated)
 
     # 4. RVU row: 26/TC (and 53 where CMS lists it) choose the modifier-specific row.
     index = rvu_index(ref)
@@ -465,6 +378,119 @@ def price_lines(
         counts.get("rejected", 0),
     )
     return PricingResult(out, flags.table())
+
+
+def _input_flags(ctx: PricingContext, out: pd.DataFrame, charge: np.ndarray) -> np.ndarray:
+    """Flag rows the reader could not use; return the rejected mask."""
+    problem = out["input_problem"].to_numpy(object)
+    rejected = problem != ""
+    detail = out["input_detail"].to_numpy(object)
+    for code in INPUT_RULES:
+        ctx.flags.add(code, problem == code, ctx.idx, ("Not priced: ", detail, "."), charge)
+    mod_problem = out["modifier_problem"].to_numpy(object)
+    ctx.flags.add(
+        "MODIFIER_MALFORMED",
+        ~rejected & (mod_problem != ""),
+        ctx.idx,
+        ("Modifier ", mod_problem, " is not two letters or digits; it was ignored."),
+    )
+    return rejected
+
+
+def _release(ctx: PricingContext, out: pd.DataFrame, ref: ReferenceData, rejected, charge):
+    """Release index per line (0 where none), the dated mask, release names and misses."""
+    dos = out["dos"].to_numpy("datetime64[D]")
+    rel = ref.release_index(dos)
+    # A real date outside every loaded release is reported as such even when the row has
+    # another problem: nothing about the line can be checked without a release.
+    outside = ~np.isnat(dos) & (rel == OUTSIDE_LOADED_YEARS)
+    before_first = ~np.isnat(dos) & (rel == BEFORE_FIRST_RELEASE)
+    rel = np.where(rejected, OUTSIDE_LOADED_YEARS, rel)
+    years = sorted({r.year for r in ref.releases})
+    ctx.flags.add(
+        "OUTSIDE_LOADED_YEARS",
+        outside,
+        ctx.idx,
+        f"Date of service is outside the loaded fee-schedule years {years}.",
+        charge,
+    )
+    ctx.flags.add(
+        "NO_RELEASE_IN_FORCE",
+        before_first,
+        ctx.idx,
+        "No loaded release was in force yet on the date of service.",
+        charge,
+    )
+    dated = ~rejected & (rel >= 0)
+    rel = np.where(dated, rel, 0)
+    names = np.array([r.name for r in ref.releases], dtype=object)
+    return rel, dated, np.where(dated, names[rel], ""), outside, before_first
+
+
+def _locality(
+    ctx: PricingContext,
+    out: pd.DataFrame,
+    ref: ReferenceData,
+    rel,
+    dated,
+    default_locality: str | None,
+):
+    """Locality key and source per line, and its work/PE/MP GPCIs, with location flags."""
+    flags, idx = ctx.flags, ctx.idx
+    loc_key, loc_source, plus_four = resolve_locality(
+        out["zip5"], out["carrier_in"], out["locality_in"], ref, default_locality
+    )
+    gw, gpe, gmp, gpci_found = attach_gpci(ref, rel, loc_key)
+    national = loc_key == "national"
+    zip5 = out["zip5"].to_numpy(object)
+    flags.add(
+        "NO_LOCATION",
+        dated & (loc_source == "national"),
+        idx,
+        "No service ZIP or carrier/locality on the line.",
+    )
+    flags.add(
+        "LOCALITY_DEFAULTED",
+        dated & (loc_source == "default"),
+        idx,
+        ("No service ZIP or carrier/locality; priced in the default locality ", loc_key, "."),
+    )
+    flags.add(
+        "ZIP_NOT_FOUND",
+        dated & (loc_source == "zip_not_found"),
+        idx,
+        ("ZIP ", zip5, " is not in the CMS ZIP5 file."),
+    )
+    flags.add(
+        "LOCALITY_NOT_FOUND",
+        dated & ~gpci_found & ~national & (loc_source != "zip_not_found"),
+        idx,
+        ("Locality ", loc_key, " is not in the GPCI file of the release."),
+    )
+    flags.add(
+        "ZIP_NEEDS_PLUS_FOUR",
+        dated & plus_four,
+        idx,
+        ("ZIP ", zip5, " is split by ZIP+4; priced at locality ", loc_key, "."),
+    )
+    loc_key = np.where(gpci_found | national, loc_key, "national")
+    return loc_key, loc_source, (gw, gpe, gmp)
+
+
+def _facility(ctx: PricingContext, pos: np.ndarray, dated: np.ndarray) -> np.ndarray:
+    """Facility setting by place of service; an unknown POS is priced non-facility."""
+    rules = payment_rules()["place_of_service"]
+    ids, uniques = pd.factorize(pos)
+    uniques = np.asarray(uniques, object)
+    facility = np.isin(uniques, rules["facility"])[ids]
+    known = np.isin(uniques, rules["facility"] + rules["non_facility"])[ids]
+    ctx.flags.add(
+        "POS_UNKNOWN",
+        dated & ~known,
+        ctx.idx,
+        ("Place of service '", pos, "' is not a known CMS code; non-facility rate used."),
+    )
+    return facility
 
 
 def _column(values, index: pd.Index) -> pd.Series:

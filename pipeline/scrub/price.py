@@ -135,29 +135,7 @@ def price_lines(
 
     # 5. Fee-schedule amount per unit, with the OPPS imaging cap.
     w, mp, cf = row["work_rvu"], row["mp_rvu"], row["cf"]
-    pe = np.where(facility, row["f_pe_rvu"], row["nf_pe_rvu"])
-    fee = to_cents(fee_1e9(w, pe, mp, gw, gpe, gmp, cf))
-    opps_pe = np.where(facility, row["opps_f_pe"], row["opps_nf_pe"])
-    opps = to_cents(fee_1e9(w, opps_pe, row["opps_mp"], gw, gpe, gmp, cf))
-    capped = live & ((opps_pe > 0) | (row["opps_mp"] > 0)) & (opps < fee)
-    flags.add(
-        "OPPS_CAP_APPLIED",
-        capped,
-        idx,
-        ("Fee ", Dollars(fee), " capped at the OPPS amount ", Dollars(opps), "."),
-    )
-    fee = np.where(capped, opps, fee)
-    na_here = np.where(facility, row["f_na"], row["nf_na"])
-    flags.add(
-        "PE_NA_SETTING",
-        live & na_here,
-        idx,
-        (
-            "CMS marks this setting's practice expense for ",
-            hcpcs,
-            " as NA; the file's value was used.",
-        ),
-    )
+    pe, fee, capped = _fee_schedule_amount(ctx, row, facility, (gw, gpe, gmp), live)
     pc_fee, tc_fee, pc_row_fee = _component_fees(
         index,
         rel,
@@ -378,6 +356,38 @@ def price_lines(
         counts.get("rejected", 0),
     )
     return PricingResult(out, flags.table())
+
+
+def _fee_schedule_amount(ctx: PricingContext, row, facility, gpci, live):
+    """Per-unit fee in the setting, lowered to the OPPS amount where the cap applies.
+
+    Returns the PE RVU used, the fee in cents and the capped mask.
+    """
+    gw, gpe, gmp = gpci
+    w, mp, cf = row["work_rvu"], row["mp_rvu"], row["cf"]
+    pe = np.where(facility, row["f_pe_rvu"], row["nf_pe_rvu"])
+    fee = to_cents(fee_1e9(w, pe, mp, gw, gpe, gmp, cf))
+    opps_pe = np.where(facility, row["opps_f_pe"], row["opps_nf_pe"])
+    opps = to_cents(fee_1e9(w, opps_pe, row["opps_mp"], gw, gpe, gmp, cf))
+    capped = live & ((opps_pe > 0) | (row["opps_mp"] > 0)) & (opps < fee)
+    ctx.flags.add(
+        "OPPS_CAP_APPLIED",
+        capped,
+        ctx.idx,
+        ("Fee ", Dollars(fee), " capped at the OPPS amount ", Dollars(opps), "."),
+    )
+    na_here = np.where(facility, row["f_na"], row["nf_na"])
+    ctx.flags.add(
+        "PE_NA_SETTING",
+        live & na_here,
+        ctx.idx,
+        (
+            "CMS marks this setting's practice expense for ",
+            ctx.hcpcs,
+            " as NA; the file's value was used.",
+        ),
+    )
+    return pe, np.where(capped, opps, fee), capped
 
 
 def _input_flags(ctx: PricingContext, out: pd.DataFrame, charge: np.ndarray) -> np.ndarray:

@@ -105,7 +105,7 @@ def main() -> None:
     print(
         f"pricing:   {price_s:.2f} s ({len(raw) / price_s:,.0f} lines/s), "
         f"{int((priced.lines['line_status'] == 'priced').sum()):,} priced, "
-        f"{len(priced.flags):,} flags"
+        f"{len(priced.flags):,} flags; peak RSS so far {peak_rss_mb():,.0f} MB"
     )
     del lines, priced
 

@@ -233,41 +233,9 @@ def price_lines(
     par_amount = amount
 
     # 11. Participation, limiting charge, lower of charge and fee.
-    part = payment_rules()["participation"]
     nonpar = ~out["is_participating"].to_numpy(bool)
-    amount = np.where(nonpar, apply_bp(amount, part["non_participating"]), amount)
-    limiting = apply_bp(par_amount, part["limiting_charge"])
-    flags.add(
-        "LIMITING_CHARGE_EXCEEDED",
-        priced & nonpar & has_charge & (charge > limiting),
-        idx,
-        ("Charge ", Dollars(charge), " exceeds the limiting charge ", Dollars(limiting), "."),
-        charge - limiting,
-    )
-    flags.add(
-        "MISSING_CHARGE",
-        priced & ~has_charge,
-        idx,
-        ("Charge is zero or blank; the fee-schedule amount is ", Dollars(amount), "."),
-        amount,
-    )
-    allowed = np.where(has_charge, np.minimum(charge, amount), amount)
-    under = priced & has_charge & (charge < amount)
-    paired = priced & (pair_id >= 0)
-    if paired.any():
-        # RT and LT lines of one bilateral procedure: the lower of the total charge for both
-        # sides and the bilateral amount (RVU file, BILAT SURG 0-2).
-        by_pair = pd.DataFrame({"p": pair_id[paired], "c": charge[paired], "a": amount[paired]})
-        totals = by_pair.groupby("p")[["c", "a"]].transform("sum")
-        low = (totals["c"] < totals["a"]).to_numpy()
-        allowed[paired] = np.where(low, charge[paired], amount[paired])
-        under[paired] = low
-    flags.add(
-        "UNDERCHARGED",
-        under,
-        idx,
-        ("Charge ", Dollars(charge), " is below the fee-schedule amount ", Dollars(amount), "."),
-        amount - charge,
+    amount, limiting, allowed = _charge_rules(
+        ctx, priced, nonpar, amount, par_amount, charge, pair_id
     )
     flags.add(
         "UNITS_DEFAULTED",
@@ -388,6 +356,51 @@ def _fee_schedule_amount(ctx: PricingContext, row, facility, gpci, live):
         ),
     )
     return pe, np.where(capped, opps, fee), capped
+
+
+def _charge_rules(ctx: PricingContext, priced, nonpar, amount, par_amount, charge, pair_id):
+    """Non-participating 95%, the limiting charge, and the lower of charge and fee.
+
+    Returns the fee after participation, the limiting charge and the allowed amount.
+    """
+    flags, idx = ctx.flags, ctx.idx
+    part = payment_rules()["participation"]
+    has_charge = charge > 0
+    amount = np.where(nonpar, apply_bp(amount, part["non_participating"]), amount)
+    limiting = apply_bp(par_amount, part["limiting_charge"])
+    flags.add(
+        "LIMITING_CHARGE_EXCEEDED",
+        priced & nonpar & has_charge & (charge > limiting),
+        idx,
+        ("Charge ", Dollars(charge), " exceeds the limiting charge ", Dollars(limiting), "."),
+        charge - limiting,
+    )
+    flags.add(
+        "MISSING_CHARGE",
+        priced & ~has_charge,
+        idx,
+        ("Charge is zero or blank; the fee-schedule amount is ", Dollars(amount), "."),
+        amount,
+    )
+    allowed = np.where(has_charge, np.minimum(charge, amount), amount)
+    under = priced & has_charge & (charge < amount)
+    paired = priced & (pair_id >= 0)
+    if paired.any():
+        # RT and LT lines of one bilateral procedure: the lower of the total charge for both
+        # sides and the bilateral amount (RVU file, BILAT SURG 0-2).
+        by_pair = pd.DataFrame({"p": pair_id[paired], "c": charge[paired], "a": amount[paired]})
+        totals = by_pair.groupby("p")[["c", "a"]].transform("sum")
+        low = (totals["c"] < totals["a"]).to_numpy()
+        allowed[paired] = np.where(low, charge[paired], amount[paired])
+        under[paired] = low
+    flags.add(
+        "UNDERCHARGED",
+        under,
+        idx,
+        ("Charge ", Dollars(charge), " is below the fee-schedule amount ", Dollars(amount), "."),
+        amount - charge,
+    )
+    return amount, limiting, allowed
 
 
 def _input_flags(ctx: PricingContext, out: pd.DataFrame, charge: np.ndarray) -> np.ndarray:

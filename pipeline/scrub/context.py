@@ -11,6 +11,26 @@ from pipeline.money import div_round_half_up
 from pipeline.scrub.flags import FlagCollector
 
 
+class Modifiers:
+    """The four modifier columns of a batch, factorized once, for "has modifier X" tests."""
+
+    def __init__(self, lines: pd.DataFrame) -> None:
+        self.n = len(lines)
+        self._columns = []
+        for i in range(1, 5):
+            ids, uniques = pd.factorize(lines[f"mod_{i}"].to_numpy(object))
+            self._columns.append((ids, np.asarray(uniques, dtype=object)))
+
+    def has(self, *mods: str) -> np.ndarray:
+        """Lines carrying any of `mods` in any modifier position."""
+        hit = np.zeros(self.n, dtype=bool)
+        for ids, uniques in self._columns:
+            wanted = np.isin(uniques, mods)
+            if wanted.any():
+                hit |= wanted[ids]
+        return hit
+
+
 @dataclass
 class PricingContext:
     """What every pricing step needs about the batch, as aligned numpy arrays."""
@@ -21,7 +41,7 @@ class PricingContext:
     group: np.ndarray  # id of (patient, provider, date of service)
     units: np.ndarray
     hcpcs: np.ndarray
-    mods: tuple[tuple[np.ndarray, np.ndarray], ...]  # (ids, uniques) per modifier column
+    mods: Modifiers
 
     @classmethod
     def of(cls, lines: pd.DataFrame) -> PricingContext:
@@ -34,7 +54,7 @@ class PricingContext:
             group=group_ids(lines["patient_key"], lines["provider"], lines["dos"]),
             units=lines["units"].to_numpy("int64"),
             hcpcs=lines["hcpcs"].to_numpy(object),
-            mods=tuple(_factorize(lines[f"mod_{i}"].to_numpy(object)) for i in range(1, 5)),
+            mods=Modifiers(lines),
         )
 
     @property
@@ -42,18 +62,7 @@ class PricingContext:
         return len(self.idx)
 
     def has_mod(self, *mods: str) -> np.ndarray:
-        """Lines carrying any of `mods` in any modifier position."""
-        hit = np.zeros(self.n, dtype=bool)
-        for ids, uniques in self.mods:
-            wanted = np.isin(uniques, mods)
-            if wanted.any():
-                hit |= wanted[ids]
-        return hit
-
-
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ids, uniques = pd.factorize(values)
-    return ids, np.asarray(uniques, dtype=object)
+        return self.mods.has(*mods)
 
 
 def fee_1e9(w, pe, mp, gw, gpe, gmp, cf) -> np.ndarray:
@@ -69,3 +78,25 @@ def to_cents(x_1e9: np.ndarray) -> np.ndarray:
 def apply_bp(cents: np.ndarray, bp: np.ndarray | int) -> np.ndarray:
     """A percentage (in hundredths of a percent) of an amount, half-up to the cent."""
     return div_round_half_up(cents * bp, 10000)
+
+
+def setting_fee(row, facility: np.ndarray, gpci) -> tuple[np.ndarray, ...]:
+    """Per-unit amounts of RVU rows in each line's setting and locality.
+
+    Returns (PE RVU used, fee-schedule amount, OPPS amount, capped mask) in cents; the cap
+    (DRA 2005 s5102(b)) applies where the row has OPPS values and the OPPS amount is lower.
+    """
+    gw, gpe, gmp = gpci
+    w, mp, cf = row["work_rvu"], row["mp_rvu"], row["cf"]
+    pe = np.where(facility, row["f_pe_rvu"], row["nf_pe_rvu"])
+    fee = to_cents(fee_1e9(w, pe, mp, gw, gpe, gmp, cf))
+    opps_pe = np.where(facility, row["opps_f_pe"], row["opps_nf_pe"])
+    opps = to_cents(fee_1e9(w, opps_pe, row["opps_mp"], gw, gpe, gmp, cf))
+    capped = ((opps_pe > 0) | (row["opps_mp"] > 0)) & (opps < fee)
+    return pe, fee, opps, capped
+
+
+def capped_fee(row, facility: np.ndarray, gpci) -> np.ndarray:
+    """The fee after the OPPS cap, 0 where the row was not found."""
+    _, fee, opps, capped = setting_fee(row, facility, gpci)
+    return np.where(row.found, np.where(capped, opps, fee), 0)

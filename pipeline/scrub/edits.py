@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.extract.ncci import NcciRelease
+from pipeline.scrub.context import Modifiers
 from pipeline.scrub.flags import FlagCollector
 from pipeline.scrub.lookup import group_ids
 from pipeline.scrub.rules import edit_rules
@@ -33,7 +34,7 @@ class EditInput:
     code: np.ndarray
     dos: np.ndarray
     units: np.ndarray
-    mods: list[np.ndarray]
+    mods: Modifiers
     at_risk: np.ndarray
     editable: np.ndarray
     claim: np.ndarray
@@ -50,7 +51,7 @@ class EditInput:
             code=lines["hcpcs"].to_numpy(object),
             dos=lines["dos"].to_numpy("datetime64[D]"),
             units=lines["units"].to_numpy("int64"),
-            mods=[lines[f"mod_{i}"].to_numpy(object) for i in range(1, 5)],
+            mods=Modifiers(lines),
             at_risk=risk,
             editable=lines["line_status"].isin(EDITABLE).to_numpy(bool),
             claim=lines["claim_id"].astype(str).to_numpy(object),
@@ -61,15 +62,9 @@ class EditInput:
         ids, uniques = pd.factorize(self.code)
         self.code_id = ids.astype("int64")  # one vocabulary of codes for every edit
         self.vocab = pd.Index(np.asarray(uniques, dtype=object))
-        self._mod_codes = [pd.factorize(col) for col in self.mods]
 
     def has_mod(self, mods) -> np.ndarray:
-        wanted = list(set(mods))
-        hit = np.zeros(len(self.idx), dtype=bool)
-        for ids, uniques in self._mod_codes:
-            if len(ids):
-                hit |= np.isin(np.asarray(uniques, object), wanted)[ids]
-        return hit
+        return self.mods.has(*mods)
 
 
 def apply_edits(lines: pd.DataFrame, ncci: NcciRelease, flags: FlagCollector) -> pd.DataFrame:

@@ -12,8 +12,6 @@ import pyarrow as pa
 from pipeline.scrub.rules import rule_catalog
 from pipeline.scrub.text import Part, render
 
-FLAG_COLUMNS = ("line_index", "rule_code", "severity", "reason", "action", "dollars_at_risk_cents")
-
 
 @lru_cache(maxsize=1)
 def _dictionaries() -> tuple[list[str], list[str], list[str]]:

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.money import div_round_half_up
-from pipeline.scrub.context import PricingContext, apply_bp, fee_1e9, to_cents
-from pipeline.scrub.lookup import Codes, RvuIndex, group_ids
+from pipeline.scrub.context import PricingContext, apply_bp, capped_fee
+from pipeline.scrub.lookup import NUMBER_FIELDS, Codes, RvuIndex, group_ids
 from pipeline.scrub.rules import payment_rules
 from pipeline.scrub.text import Dollars, Percent
 
@@ -67,15 +67,8 @@ class MultipleProcedures:
         bases = ctx.group[endo] * width + base_ids
         endo |= priced & np.isin(ctx.group * width + codes.ids, bases[base_ids >= 0])
         family_code = np.where(endo_base != "", endo_base, ctx.hcpcs)
-        base_row = index.lookup(
-            rel, Codes.of(family_code), "", ("work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu", "cf")
-        )
-        gw, gpe, gmp = gpci
-        base_pe = np.where(setting_pe, base_row["f_pe_rvu"], base_row["nf_pe_rvu"])
-        base_fee = to_cents(
-            fee_1e9(base_row["work_rvu"], base_pe, base_row["mp_rvu"], gw, gpe, gmp, base_row["cf"])
-        )
-        base_fee = np.where(base_row.found, base_fee, 0)
+        base_row = index.lookup(rel, Codes.of(family_code), "", NUMBER_FIELDS)
+        base_fee = capped_fee(base_row, setting_pe, gpci)
 
         fam_id[endo] = group_ids(ctx.group[endo], family_code[endo])
         sel = np.flatnonzero(endo)

@@ -17,7 +17,7 @@ import pandas as pd
 from pipeline.columns import INDICATORS
 from pipeline.extract.releases import BEFORE_FIRST_RELEASE, OUTSIDE_LOADED_YEARS, ReferenceData
 from pipeline.scrub.bilateral import apply_bilateral
-from pipeline.scrub.context import PricingContext, apply_bp, fee_1e9, to_cents
+from pipeline.scrub.context import PricingContext, apply_bp, capped_fee, setting_fee
 from pipeline.scrub.lookup import NUMBER_FIELDS, Codes, RvuIndex, attach_gpci, resolve_locality
 from pipeline.scrub.mppr import MultipleProcedures
 from pipeline.scrub.rules import payment_rules
@@ -104,7 +104,7 @@ def price_lines(
         pricing_mod = np.where(with53 & found53, "53", pricing_mod)
     row = index.lookup(rel, codes, pricing_mod)
     exists = index.has_code(rel, codes)
-    level2 = Codes(codes.ids, codes.uniques).matches(r"[A-V]\d{4}")
+    level2 = codes.matches(r"[A-V]\d{4}")
     off_schedule = dated & ~exists & level2
     flags.add(
         "NOT_ON_FEE_SCHEDULE",
@@ -331,13 +331,8 @@ def _fee_schedule_amount(ctx: PricingContext, row, facility, gpci, live):
 
     Returns the PE RVU used, the fee in cents and the capped mask.
     """
-    gw, gpe, gmp = gpci
-    w, mp, cf = row["work_rvu"], row["mp_rvu"], row["cf"]
-    pe = np.where(facility, row["f_pe_rvu"], row["nf_pe_rvu"])
-    fee = to_cents(fee_1e9(w, pe, mp, gw, gpe, gmp, cf))
-    opps_pe = np.where(facility, row["opps_f_pe"], row["opps_nf_pe"])
-    opps = to_cents(fee_1e9(w, opps_pe, row["opps_mp"], gw, gpe, gmp, cf))
-    capped = live & ((opps_pe > 0) | (row["opps_mp"] > 0)) & (opps < fee)
+    pe, fee, opps, capped = setting_fee(row, facility, gpci)
+    capped &= live
     ctx.flags.add(
         "OPPS_CAP_APPLIED",
         capped,
@@ -538,9 +533,6 @@ def _nullable(values: np.ndarray, present: np.ndarray) -> pd.arrays.IntegerArray
     return pd.arrays.IntegerArray(np.asarray(values, dtype="int64"), ~np.asarray(present, bool))
 
 
-COMPONENT_FIELDS = NUMBER_FIELDS  # component rows need only the numbers
-
-
 def _component_fees(index, rel, codes, pricing_mod, fee, facility, gpci, pctc, mult):
     """PC and TC fee per unit for ranking imaging-type reductions, and the -26 row's fee.
 
@@ -552,20 +544,14 @@ def _component_fees(index, rel, codes, pricing_mod, fee, facility, gpci, pctc, m
     sel = np.flatnonzero(need)
     if not len(sel):
         return pc, tc, pc_row
-    gw, gpe, gmp = (g[sel] for g in gpci)
-    fac = facility[sel]
+    sub_gpci = tuple(g[sel] for g in gpci)
     sub_codes = Codes(codes.ids[sel], codes.uniques)
-    comp = {}
-    for mod in ("26", "TC"):
-        crow = index.lookup(rel[sel], sub_codes, mod, COMPONENT_FIELDS)
-        cpe = np.where(fac, crow["f_pe_rvu"], crow["nf_pe_rvu"])
-        cfee = to_cents(fee_1e9(crow["work_rvu"], cpe, crow["mp_rvu"], gw, gpe, gmp, crow["cf"]))
-        opps_pe = np.where(fac, crow["opps_f_pe"], crow["opps_nf_pe"])
-        copps = to_cents(
-            fee_1e9(crow["work_rvu"], opps_pe, crow["opps_mp"], gw, gpe, gmp, crow["cf"])
+    comp = {
+        mod: capped_fee(
+            index.lookup(rel[sel], sub_codes, mod, NUMBER_FIELDS), facility[sel], sub_gpci
         )
-        capped = ((opps_pe > 0) | (crow["opps_mp"] > 0)) & (copps < cfee)
-        comp[mod] = np.where(crow.found, np.where(capped, copps, cfee), 0)
+        for mod in ("26", "TC")
+    }
     mods, f, kind = pricing_mod[sel], fee[sel], pctc[sel]
     is_global = mods == ""
     # Component-only codes: PC/TC indicator 2 is all professional, 3 all technical.

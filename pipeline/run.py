@@ -158,12 +158,11 @@ def _edits_with_history(lines, history, ncci, flags: FlagCollector) -> pd.DataFr
     if history is None or history.empty:
         return apply_edits(lines, ncci, flags)
     # A claim line sent again (a resubmission) replaces its earlier copy, never adds to it.
-    current = set(
-        zip(lines["claim_id"].astype(str), lines["claim_line_number"].astype(str), strict=True)
+    current = pd.MultiIndex.from_arrays(
+        [lines["claim_id"].astype(str), lines["claim_line_number"].astype(str)]
     )
-    resent = np.array(
-        [k in current for k in zip(history["claim_id"], history["claim_line_number"], strict=True)],
-        dtype=bool,
+    resent = pd.MultiIndex.from_arrays([history["claim_id"], history["claim_line_number"]]).isin(
+        current
     )
     history = history[~resent]
     if history.empty:

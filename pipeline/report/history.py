@@ -11,7 +11,6 @@ import hmac
 import io
 import logging
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -143,10 +142,8 @@ def read_history(
                 int(other_key.sum()),
             )
             past = past[~other_key]
-    keys = set(zip(lines["patient_key"], lines["provider"], strict=True))
-    mine = np.array(
-        [k in keys for k in zip(past["patient_key"], past["provider"], strict=True)], dtype=bool
-    )
+    keys = pd.MultiIndex.from_arrays([lines["patient_key"], lines["provider"]])
+    mine = pd.MultiIndex.from_arrays([past["patient_key"], past["provider"]]).isin(keys)
     in_window = (past["dos"] >= start) & (past["dos"] <= end)
     past = past[mine & in_window.to_numpy(bool)].reset_index(drop=True)
     logger.info("history: %d earlier line(s) of the same patients and providers", len(past))

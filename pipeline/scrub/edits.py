@@ -413,7 +413,7 @@ def global_surgery_edits(
     s_i, o_i = pairs["s"].to_numpy("int64"), pairs["o"].to_numpy("int64")
     days = (data.dos[o_i] - data.dos[s_i]).astype("int64")
     kind = glob_days[s_i]
-    post = np.array([POSTOP_DAYS.get(k, 0) for k in kind], dtype="int64")
+    post = np.select([kind == k for k in POSTOP_DAYS], list(POSTOP_DAYS.values()), 0)
     em = is_em[o_i]
     mods = {m: data.has_mod([m]) for m in ("24", "25", "57", "58", "78", "79")}
     n = len(data.idx)

@@ -45,12 +45,11 @@ class MultipleProcedures:
         self.ctx, self.priced, self.mult = ctx, priced, mult
         self.rules = payment_rules()["multiple_procedure"]
         self.reduction = np.zeros(ctx.n, dtype="int64")
-        self.note = np.full(ctx.n, "", dtype=object)
+        self.notes: list[tuple[np.ndarray, str]] = []  # (lines reduced, what reduced them)
 
     def _record(self, red: np.ndarray, note: str) -> None:
         self.reduction += red
-        sel = np.flatnonzero(red > 0)
-        self.note[sel] = [f"{t}; {note}" if t else note for t in self.note[sel]]
+        self.notes.append((red > 0, note))
 
     def endoscopy(self, rank_amount, endo_base, index: RvuIndex, rel, setting_pe, gpci, codes):
         """MULT PROC 3: in each family (same ENDO BASE, the base code included), the highest

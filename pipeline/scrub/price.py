@@ -21,7 +21,7 @@ from pipeline.scrub.context import PricingContext, apply_bp, capped_fee, setting
 from pipeline.scrub.lookup import NUMBER_FIELDS, Codes, RvuIndex, attach_gpci, resolve_locality
 from pipeline.scrub.mppr import MultipleProcedures
 from pipeline.scrub.rules import payment_rules
-from pipeline.scrub.text import Dollars, Percent
+from pipeline.scrub.text import Dollars
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ def price_lines(
         "mppr_reduction_cents": _nullable(mppr.reduction, priced & (mppr.reduction > 0)),
         "role_pct_bp": _nullable(role_bp, priced & (role_bp != 10000)),
         "adjustments": _describe(
-            priced, capped, bilateral_bp, mppr.note, role_bp, nonpar, allowed < amount
+            priced, capped, bilateral_bp, mppr.notes, role_bp, nonpar, allowed < amount
         ),
         "fee_adjusted_cents": _nullable(amount, priced),
         "limiting_charge_cents": _nullable(limiting, priced & nonpar),
@@ -652,28 +652,27 @@ def _surgical_roles(ctx: PricingContext, priced, row, charge) -> dict[str, np.nd
     return {"denied": denied, "by_report": noted["team surgery"], "bp": bp}
 
 
-def _describe(priced, capped, bilateral_bp, mppr_note, role_bp, nonpar, charge_lower):
+def _describe(priced, capped, bilateral_bp, mppr_notes, role_bp, nonpar, charge_lower):
     """The adjustments applied to each priced line, in words and in order."""
-    parts: list[tuple[np.ndarray, object]] = [
+    parts = [
         (capped, "OPPS imaging cap"),
-        (bilateral_bp > 0, Percent(bilateral_bp)),
-        (mppr_note != "", mppr_note),
-        (role_bp != 10000, Percent(role_bp)),
+        (bilateral_bp > 0, _percent_labels("bilateral ", bilateral_bp)),
+        *mppr_notes,
+        (role_bp != 10000, _percent_labels("surgical role ", role_bp)),
         (nonpar, "non-participating 95%"),
         (charge_lower, "lower of charge"),
     ]
-    labels = {1: "bilateral ", 3: "surgical role "}
     text = np.full(len(priced), "", dtype=object)
-    for i, (mask, value) in enumerate(parts):
-        mask = np.asarray(mask, bool) & priced
-        if not mask.any():
-            continue
-        sel = np.flatnonzero(mask)
-        if isinstance(value, Percent):
-            shown = [labels[i] + f"{v / 100:g}%" for v in np.asarray(value.bp)[sel]]
-        elif isinstance(value, str):
-            shown = [value] * len(sel)
-        else:
-            shown = list(np.asarray(value, dtype=object)[sel])
-        text[sel] = [t + "; " + s if t else s for t, s in zip(text[sel], shown, strict=True)]
+    for mask, label in parts:
+        sel = np.flatnonzero(np.asarray(mask, bool) & priced)
+        if len(sel):
+            shown = np.broadcast_to(np.asarray(label, dtype=object), text.shape)[sel]
+            before = text[sel]
+            text[sel] = np.where(before == "", shown, before + "; " + shown)
     return text
+
+
+def _percent_labels(prefix: str, bp: np.ndarray) -> np.ndarray:
+    """'bilateral 150%'-style labels, formatted once per distinct percentage."""
+    values, at = np.unique(np.asarray(bp, dtype="int64"), return_inverse=True)
+    return np.array([f"{prefix}{v / 100:g}%" for v in values], dtype=object)[at]

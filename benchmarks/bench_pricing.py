@@ -9,6 +9,7 @@ seen by a few providers on a few days, ZIPs from the CMS ZIP5 file.
 from __future__ import annotations
 
 import argparse
+import logging
 import resource
 import time
 
@@ -21,6 +22,8 @@ from pipeline.extract.ncci import bundled_ncci
 from pipeline.extract.releases import bundled_reference_data
 from pipeline.run import scrub_frame
 from pipeline.scrub.price import price_lines
+
+logger = logging.getLogger("bench_pricing")
 
 POS = ["11"] * 6 + ["22", "21", "23", "19", "02", "10", "31", "81"]
 
@@ -80,6 +83,8 @@ def peak_rss_mb() -> float:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logger.setLevel(logging.INFO)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     args = parser.parse_args()
@@ -87,12 +92,15 @@ def main() -> None:
 
     t = time.perf_counter()
     ref = bundled_reference_data()
-    print(f"reference data loaded in {time.perf_counter() - t:.2f} s")
+    logger.info("reference data loaded in %.2f s", time.perf_counter() - t)
     t = time.perf_counter()
     raw = synthetic_batch(args.lines)
-    print(
-        f"generated {len(raw):,} lines in {time.perf_counter() - t:.2f} s "
-        f"(peak RSS so far {peak_rss_mb():,.0f} MB)"
+    n = len(raw)
+    logger.info(
+        "generated %d lines in %.2f s (peak RSS so far %.0f MB)",
+        n,
+        time.perf_counter() - t,
+        peak_rss_mb(),
     )
 
     t = time.perf_counter()
@@ -101,27 +109,33 @@ def main() -> None:
     t = time.perf_counter()
     priced = price_lines(lines, ref)
     price_s = time.perf_counter() - t
-    print(f"normalize: {normalize_s:.2f} s ({len(raw) / normalize_s:,.0f} lines/s)")
-    print(
-        f"pricing:   {price_s:.2f} s ({len(raw) / price_s:,.0f} lines/s), "
-        f"{int((priced.lines['line_status'] == 'priced').sum()):,} priced, "
-        f"{len(priced.flags):,} flags; peak RSS so far {peak_rss_mb():,.0f} MB"
+    logger.info("normalize: %.2f s (%.0f lines/s)", normalize_s, n / normalize_s)
+    logger.info(
+        "pricing:   %.2f s (%.0f lines/s), %d priced, %d flags; peak RSS so far %.0f MB",
+        price_s,
+        n / price_s,
+        int((priced.lines["line_status"] == "priced").sum()),
+        len(priced.flags),
+        peak_rss_mb(),
     )
     del lines, priced
 
     t = time.perf_counter()
     ncci = bundled_ncci()
-    print(f"NCCI tables loaded in {time.perf_counter() - t:.2f} s")
+    logger.info("NCCI tables loaded in %.2f s", time.perf_counter() - t)
     t = time.perf_counter()
     result = scrub_frame(raw, ref, config, ncci=ncci)
     full_s = time.perf_counter() - t
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in result.summary["timings_seconds"].items())
-    print(
-        f"full scrub (normalize, price, NCCI edits, paid check, reports in memory): "
-        f"{full_s:.2f} s ({len(raw) / full_s:,.0f} lines/s), "
-        f"{result.summary['lines_flagged']:,} lines flagged; steps: {steps}"
+    logger.info(
+        "full scrub (normalize, price, NCCI edits, paid check, reports in memory): "
+        "%.2f s (%.0f lines/s), %d lines flagged; steps: %s",
+        full_s,
+        n / full_s,
+        result.summary["lines_flagged"],
+        steps,
     )
-    print(f"peak RSS: {peak_rss_mb():,.0f} MB")
+    logger.info("peak RSS: %.0f MB", peak_rss_mb())
 
 
 if __name__ == "__main__":

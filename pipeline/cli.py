@@ -76,7 +76,10 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
                 raise PipelineError(f"no .csv, .csv.gz or .parquet files in folder {p}")
             paths += found
         elif not p.exists():
-            raise PipelineError(f"{p}: no such file or folder")
+            raise PipelineError(
+                f"{p}: no such file or folder; check the path (batches are .csv, .csv.gz or "
+                ".parquet files, or folders of them)"
+            )
         else:
             paths.append(p)
     if not paths:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+MODIFIERS = ("mod_1", "mod_2", "mod_3", "mod_4")
+
 # Working columns the normalizer adds; never written to a report.
 INTERNAL = (
     "line_index",
@@ -10,10 +12,7 @@ INTERNAL = (
     "dos",
     "pos",
     "hcpcs",
-    "mod_1",
-    "mod_2",
-    "mod_3",
-    "mod_4",
+    *MODIFIERS,
     "units",
     "units_defaulted",
     "charge_cents",
@@ -76,3 +75,19 @@ REPORT = (
 
 # An input column with one of these names is kept as input_<name>.
 RESERVED = frozenset(INTERNAL + REPORT)
+
+# What the history store keeps of each scrubbed line (hashed patient key, no identifiers).
+HISTORY = (
+    "claim_id",
+    "claim_line_number",
+    "patient_key",
+    "provider",
+    "dos",
+    "hcpcs",
+    *MODIFIERS,
+    "units",
+    "glob_days",
+    "line_status",
+    "expected_allowed_cents",
+    "charge_cents",
+)

@@ -23,10 +23,13 @@ import argparse
 import datetime as dt
 import gzip
 import hashlib
+import logging
 from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
+
+logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_INPUT = Path("/work/shared/data/claims/tuva_demo_medical_claim.csv")
@@ -158,11 +161,16 @@ def main(argv: list[str] | None = None) -> None:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     write_csv_gz(professional, args.output_dir / OUT_2018)
     write_csv_gz(converted, args.output_dir / OUT_2025)
-    print(
-        f"{len(professional)} professional lines; dates shifted by {shift_days} days; "
-        f"wrote {OUT_2018} and {OUT_2025} to {args.output_dir}"
+    logger.info(
+        "%d professional lines; dates shifted by %d days; wrote %s and %s to %s",
+        len(professional),
+        shift_days,
+        OUT_2018,
+        OUT_2025,
+        args.output_dir,
     )
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     main()

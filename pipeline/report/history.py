@@ -15,27 +15,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.columns import HISTORY
 from pipeline.report.storage import Destination
 
 logger = logging.getLogger(__name__)
 
-HISTORY_COLUMNS = (
-    "claim_id",
-    "claim_line_number",
-    "patient_key",
-    "provider",
-    "dos",
-    "hcpcs",
-    "mod_1",
-    "mod_2",
-    "mod_3",
-    "mod_4",
-    "units",
-    "glob_days",
-    "line_status",
-    "expected_allowed_cents",
-    "charge_cents",
-)
+HISTORY_COLUMNS = HISTORY
 # Global periods reach 90 days back and the day before surgery forward.
 WINDOW_DAYS = 91
 

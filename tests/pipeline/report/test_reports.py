@@ -51,10 +51,25 @@ def test_bundled_2025_batch_report(tmp_path, reference, config):
     assert set(summary["releases_used"]) == {"RVU25A", "RVU25D"}
     assert summary["patient_key_source"] == "env"
 
-    priced = frame[frame["line_status"] == "priced"]
-    total = sum(priced["expected_allowed"], Decimal(0))
-    assert int(total * 100) + 0 == int(frame["expected_allowed"].dropna().sum() * 100)
-    assert summary["totals"]["expected_allowed_cents"] == int(total * 100)
+    assert summary["line_status"] == {
+        "priced": 2090,
+        "not_payable": 516,
+        "carrier_priced": 48,
+        "other_fee_schedule": 2153,
+        "unknown_code": 59,
+        "outside_loaded_years": 0,
+        "rejected": 4,
+    }
+    assert (summary["lines_flagged"], summary["claims"]) == (4744, 2869)
+    assert summary["totals"] == {
+        "billed_cents": 27414742,
+        "expected_allowed_cents": 17646107,
+        "paid_cents": 22723683,
+        "expected_payment_cents": 13834478,
+        "dollars_at_risk_cents": 9585970,
+    }
+    # The Parquet decimals add up to the summary's cents exactly.
+    assert sum(frame["expected_allowed"].dropna(), Decimal(0)) == Decimal("176461.07")
 
     claims = pd.read_parquet(folder / "claims.parquet")
     assert claims["risk_score"].is_monotonic_decreasing

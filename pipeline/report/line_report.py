@@ -88,6 +88,9 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
             col = col.removesuffix("_cents")
         elif col in ("flags", "rule_codes"):
             arrays.append(pa.array(series.array, type=pa.list_(pa.string())))
+        elif isinstance(series.dtype, pd.CategoricalDtype):
+            # Categories are an in-memory economy; readers get plain text columns.
+            arrays.append(pa.array(series, from_pandas=True).cast(pa.string()))
         elif pd.api.types.is_datetime64_any_dtype(series):
             arrays.append(pa.array(series, from_pandas=True).cast(pa.date32()))
         else:

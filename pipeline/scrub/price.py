@@ -47,6 +47,17 @@ LINE_STATUSES = (
     "outside_loaded_years",
     "rejected",
 )
+# The order in which a line's status is decided: the first that applies wins.
+STATUS_PRECEDENCE = (
+    "outside_loaded_years",
+    "rejected",
+    "unknown_code",
+    "not_payable",
+    "carrier_priced",
+    "other_fee_schedule",
+    "priced",
+)
+SETTINGS = ("non_facility", "facility")
 INPUT_RULES = (
     "INPUT_MALFORMED_ROW",
     "INPUT_MISSING_CODE",
@@ -252,14 +263,15 @@ def price_lines(
         idx,
         (
             "Claim ",
-            out["claim_id"].to_numpy(object),
+            out["claim_id"],
             " line ",
-            out["claim_line_number"].to_numpy(object),
+            out["claim_line_number"],
             " appears more than once in the batch.",
         ),
         np.where(priced, np.minimum(np.where(has_charge, charge, amount), amount), charge),
     )
-    line_status = np.select(
+    # First matching condition wins; positions are those of LINE_STATUSES.
+    status_code = np.select(
         [
             outside | before_first,
             rejected,
@@ -269,23 +281,16 @@ def price_lines(
             other | off_schedule,
             priced,
         ],
-        [
-            "outside_loaded_years",
-            "rejected",
-            "unknown_code",
-            "not_payable",
-            "carrier_priced",
-            "other_fee_schedule",
-            "priced",
-        ],
-        default="unknown_code",
-    )
-    keep = priced | (line_status == "not_payable")
+        [LINE_STATUSES.index(s) for s in STATUS_PRECEDENCE],
+        default=LINE_STATUSES.index("unknown_code"),
+    ).astype("int8")
+    line_status = pd.Categorical.from_codes(status_code, categories=LINE_STATUSES)
+    keep = priced | (status_code == LINE_STATUSES.index("not_payable"))
     breakdown = {
         "release": release,
         "pricing_locality": loc_key,
-        "locality_source": np.where(dated, loc_source, ""),
-        "setting": np.where(facility, "facility", "non_facility"),
+        "locality_source": _blank_where(loc_source, ~dated),
+        "setting": pd.Categorical.from_codes(facility.astype("int8"), SETTINGS),
         "pricing_modifier": pricing_mod,
         "status_code": status,
         **{c: row[c] for c in INDICATORS},
@@ -311,7 +316,9 @@ def price_lines(
     }
     columns = {name: _column(values, out.index) for name, values in breakdown.items()}
     out = pd.concat([out, pd.DataFrame(columns, index=out.index, copy=False)], axis=1)
-    counts = pd.Series(line_status).value_counts()
+    counts = dict(
+        zip(LINE_STATUSES, np.bincount(status_code, minlength=len(LINE_STATUSES)), strict=True)
+    )
     logger.info(
         "priced %d of %d lines; %d not payable, %d not priced here, %d unknown code, "
         "%d outside loaded years, %d rejected",
@@ -509,6 +516,13 @@ def _facility(ctx: PricingContext, pos: np.ndarray, dated: np.ndarray) -> np.nda
         ("Place of service '", pos, "' is not a known CMS code; non-facility rate used."),
     )
     return facility
+
+
+def _blank_where(values: np.ndarray, blank: np.ndarray) -> np.ndarray:
+    """A copy of an object array with "" where `blank` is true (no fixed-width strings)."""
+    out = np.asarray(values, dtype=object).copy()
+    out[blank] = ""
+    return out
 
 
 def _column(values, index: pd.Index) -> pd.Series:

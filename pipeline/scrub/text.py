@@ -34,7 +34,7 @@ def _take(values, sel: np.ndarray) -> pa.Array:
     if hasattr(values, "_pa_array"):  # Arrow-backed pandas string column
         arr = values._pa_array
         arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-        return arr.take(pa.array(sel))
+        return arr.take(pa.array(sel)).cast(pa.string())  # pandas may hold large_string
     return pa.array(np.asarray(values)[sel]).cast(pa.string())
 
 

@@ -84,39 +84,75 @@ def apply_edits(lines: pd.DataFrame, ncci: NcciRelease, flags: FlagCollector) ->
     return mue
 
 
-def _coded(ncci: NcciRelease, column: str, vocab: pd.Index) -> np.ndarray:
-    """Positions in `vocab` of a PTP code column (-1 where absent), via cached categories."""
-    cache = ncci.__dict__.setdefault("_categorical", {})  # frozen dataclass: cache beside
-    if column not in cache:
-        cache[column] = pd.Categorical(ncci.ptp[column].to_numpy(object))
-    cat = cache[column]
-    return np.append(vocab.get_indexer(cat.categories), -1)[cat.codes]
+@dataclass(frozen=True)
+class PtpIndex:
+    """A release's PTP rows keyed by one integer per (column 1, column 2) code pair, sorted.
+
+    Built once per NCCI release; each batch then finds its pairs by binary search.
+    """
+
+    vocab: pd.Index  # every code in either column
+    in_column1: np.ndarray  # per vocab code: appears in column 1
+    in_column2: np.ndarray
+    keys: np.ndarray  # sorted pair keys (column1 id * width + column2 id)
+    rows: np.ndarray  # PTP row of each sorted key
+
+    @property
+    def width(self) -> int:
+        return len(self.vocab) + 1
+
+    @classmethod
+    def of(cls, ncci: NcciRelease) -> PtpIndex:
+        cached = ncci.__dict__.get("_ptp_index")  # frozen dataclass: cache beside the fields
+        if cached is None:
+            c1 = pd.Categorical(ncci.ptp["column1"].to_numpy(object))
+            c2 = pd.Categorical(ncci.ptp["column2"].to_numpy(object))
+            vocab = c1.categories.union(c2.categories)
+            id1 = vocab.get_indexer(c1.categories)[c1.codes].astype("int64")
+            id2 = vocab.get_indexer(c2.categories)[c2.codes].astype("int64")
+            keys = id1 * (len(vocab) + 1) + id2
+            rows = np.argsort(keys, kind="stable")
+            in1, in2 = np.zeros(len(vocab), bool), np.zeros(len(vocab), bool)
+            in1[id1], in2[id2] = True, True
+            cached = cls(vocab, in1, in2, keys[rows], rows)
+            ncci.__dict__["_ptp_index"] = cached
+        return cached
 
 
 def _ptp_pairs(data: EditInput, ncci: NcciRelease) -> pd.DataFrame:
     """(column-1 line, column-2 line, PTP row) for every edit pair billed in one group.
 
-    Codes become integers; lines pair up within their group first (groups are small) and
-    only then meet the table, through one integer key per code pair.
+    Codes become the release's integer ids; lines pair up within their group first (groups
+    are small) and only then meet the table, by binary search on the pair key.
     """
-    ok = data.editable
-    vocab = data.vocab
-    width = len(vocab) + 1
-    ptp = ncci.ptp
-    c1, c2 = (_coded(ncci, col, vocab) for col in ("column1", "column2"))
-    keep = (c1 >= 0) & (c2 >= 0)
-    table = ptp[keep].assign(pair_key=c1[keep] * width + c2[keep])
-    code_id = data.code_id
-    side1 = ok & _member(code_id, c1[keep], len(vocab))
-    side2 = ok & _member(code_id, c2[keep], len(vocab))
+    index = PtpIndex.of(ncci)
+    known = index.vocab.get_indexer(data.vocab)  # batch code -> release code id, -1 if none
+    line_id = np.append(known, -1)[data.code_id]
+    listed = line_id >= 0
+    side1 = data.editable & listed & np.append(index.in_column1, False)[line_id]
+    side2 = data.editable & listed & np.append(index.in_column2, False)[line_id]
     left = pd.DataFrame({"g": data.group[side1], "i1": np.flatnonzero(side1)})
     right = pd.DataFrame({"g": data.group[side2], "i2": np.flatnonzero(side2)})
     pairs = left.merge(right, on="g")
     i1, i2 = pairs["i1"].to_numpy("int64"), pairs["i2"].to_numpy("int64")
-    key = code_id[i1] * width + code_id[i2]
-    hit = _in_keys(key, table["pair_key"].to_numpy()) & (i1 != i2)
-    pairs = pairs[hit].assign(pair_key=key[hit])
-    return pairs.merge(table, on="pair_key")
+    key = line_id[i1] * index.width + line_id[i2]
+    lo = np.searchsorted(index.keys, key, side="left")
+    hi = np.searchsorted(index.keys, key, side="right")
+    count = np.where(i1 != i2, hi - lo, 0)
+    # One output row per matching PTP row (a pair can have several dated rows).
+    take = np.repeat(np.arange(len(key)), count)
+    first = np.repeat(lo - np.cumsum(count) + count, count)
+    rows = index.rows[first + np.arange(len(take))]
+    ptp = ncci.ptp
+    return pd.DataFrame(
+        {
+            "i1": i1[take],
+            "i2": i2[take],
+            "effective_date": ptp["effective_date"].to_numpy()[rows],
+            "deletion_date": ptp["deletion_date"].to_numpy()[rows],
+            "modifier_indicator": ptp["modifier_indicator"].to_numpy()[rows],
+        }
+    )
 
 
 def ptp_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
@@ -154,18 +190,21 @@ def ptp_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
     em_rules = edit_rules()["evaluation_and_management"]
     is_em = _in_ranges(data.code, em_rules["ranges"], em_rules["codes"])
     n = len(data.idx)
+    # 59/X modifiers are not for E/M codes: a separately identifiable visit takes 25.
+    advice_text = np.array(
+        [
+            f"add {rules['suggested']} if the services were distinct",
+            "add 25 if the visit was significant and separately identifiable",
+        ],
+        dtype=object,
+    )
+    advice = advice_text[is_em.astype("int8")]
     for rule, hit in (("PTP_BUNDLED", mi == 0), ("PTP_MODIFIER_NEEDED", (mi == 1) & ~carrier)):
         chosen = pd.DataFrame({"i2": i2[hit], "i1": i1[hit]}).drop_duplicates("i2")
         mask = np.zeros(n, dtype=bool)
         partner = np.zeros(n, dtype="int64")
         mask[chosen["i2"].to_numpy("int64")] = True
         partner[chosen["i2"].to_numpy("int64")] = chosen["i1"].to_numpy("int64")
-        # 59/X modifiers are not for E/M codes: a separately identifiable visit takes 25.
-        advice = np.where(
-            is_em,
-            "add 25 if the visit was significant and separately identifiable",
-            f"add {rules['suggested']} if the services were distinct",
-        )
         tail = (
             (" is bundled; no modifier bypasses this edit.",)
             if rule == "PTP_BUNDLED"

@@ -109,8 +109,10 @@ def scrub_frame(
     t = time.perf_counter()
     extra = FlagCollector()
     compared = compare_paid(edited, extra, tolerance_cents=config.paid_tolerance_cents)
-    flags = pd.concat([priced.flags, edit_flags.table(), extra.table()], ignore_index=True)
-    flags = flags.sort_values("line_index", kind="stable").reset_index(drop=True)
+    every = FlagCollector()
+    for step in (priced.collector, edit_flags, extra):
+        every.absorb(step)
+    flags = every.table()  # by line, then in the order the steps ran
     flagged = attach_flags(compared, flags)
     claims = claim_summary(flagged, flags)
     timings["report"] = time.perf_counter() - t
@@ -195,10 +197,8 @@ def _summary(lines, flags, claims, ref, config, run_id, started, batch, timings)
         "conservation_ok": bool(len(lines) == lines["line_index"].nunique()),
         "line_status": {s: int(status_counts.get(s, 0)) for s in LINE_STATUSES},
         "lines_flagged": int((lines["flag_count"] > 0).sum()),
-        "flags_by_rule": {
-            k: int(v) for k, v in flags["rule_code"].value_counts().sort_index().items()
-        },
-        "flags_by_severity": {k: int(v) for k, v in flags["severity"].value_counts().items()},
+        "flags_by_rule": _counts(flags["rule_code"], sort=True),
+        "flags_by_severity": _counts(flags["severity"]),
         "claims": len(claims),
         "totals": {
             "billed_cents": total("charge_cents"),
@@ -216,6 +216,12 @@ def _summary(lines, flags, claims, ref, config, run_id, started, batch, timings)
         "paid_tolerance_cents": config.paid_tolerance_cents,
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
+
+
+def _counts(values: pd.Series, *, sort: bool = False) -> dict[str, int]:
+    """Counts of the values present (most first, or by name), as plain ints."""
+    counts = {str(k): int(v) for k, v in values.value_counts().items() if v}
+    return dict(sorted(counts.items())) if sort else counts
 
 
 def write_batch(result: BatchResult, dest: Destination) -> dict[str, str]:

@@ -34,6 +34,13 @@ DECIMALS = {
 SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
 
 
+def severity_rank(severity: pd.Series) -> np.ndarray:
+    """0 (none) to 3 (error) per row; one dictionary lookup per category, not per row."""
+    cat = pd.Categorical(severity)
+    ranks = np.array([SEVERITY_RANK.get(c, 0) for c in cat.categories] + [0], dtype="int64")
+    return ranks[cat.codes]
+
+
 def attach_flags(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     """Add `flags` (list of rule codes), worst severity and dollars at risk to each line.
 
@@ -44,10 +51,10 @@ def attach_flags(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     at = flags["line_index"].to_numpy("int64")
     offsets = np.zeros(n + 1, dtype="int32")
     np.cumsum(np.bincount(at, minlength=n)[:n], out=offsets[1:])
-    codes = pa.array(flags["rule_code"].to_numpy(object), type=pa.string())
+    codes = pa.array(flags["rule_code"], from_pandas=True).cast(pa.string())
     risk = np.zeros(n, dtype="int64")
     np.maximum.at(risk, at, flags["dollars_at_risk_cents"].to_numpy("int64"))
-    rank = flags["severity"].map(SEVERITY_RANK).to_numpy("int64") if len(flags) else at
+    rank = severity_rank(flags["severity"])
     sev = np.zeros(n, dtype="int64")
     np.maximum.at(sev, at, rank)
     added = {
@@ -123,7 +130,7 @@ def claim_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
             "flag_count": lines["flag_count"].to_numpy("int64"),
             "errors": lines["flags_errors"].to_numpy("int64"),
             "warnings": lines["flags_warnings"].to_numpy("int64"),
-            "sev": lines["worst_severity"].map(SEVERITY_RANK).fillna(0).to_numpy("int64"),
+            "sev": severity_rank(lines["worst_severity"]),
             "dos": lines["dos"].to_numpy(),
         },
         copy=False,
@@ -186,17 +193,15 @@ def claim_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
 
 def _rule_codes_per_claim(claim: np.ndarray, flags: pd.DataFrame, n_claims: int):
     """Distinct rule codes of each claim, sorted, as an Arrow list column."""
-    pairs = (
-        pd.DataFrame(
-            {
-                "c": claim[flags["line_index"].to_numpy("int64")],
-                "r": flags["rule_code"].to_numpy(object),
-            }
-        )
-        .drop_duplicates()
-        .sort_values(["c", "r"])
-    )
+    rules = pd.Categorical(flags["rule_code"])
+    names = np.asarray(rules.categories, dtype=object)
+    by_name = np.argsort(names, kind="stable")  # alphabetical position -> category
+    position = np.empty(len(names), dtype="int64")
+    position[by_name] = np.arange(len(names))
+    width = len(names) + 1
+    keys = np.unique(claim[flags["line_index"].to_numpy("int64")] * width + position[rules.codes])
+    c, r = np.divmod(keys, width)
     offsets = np.zeros(n_claims + 1, dtype="int32")
-    np.cumsum(np.bincount(pairs["c"].to_numpy("int64"), minlength=n_claims), out=offsets[1:])
-    values = pa.array(pairs["r"].to_numpy(object), type=pa.string())
+    np.cumsum(np.bincount(c, minlength=n_claims), out=offsets[1:])
+    values = pa.array(names[by_name][r], type=pa.string())
     return pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(offsets, values))

@@ -94,8 +94,9 @@ class PtpIndex:
     vocab: pd.Index  # every code in either column
     in_column1: np.ndarray  # per vocab code: appears in column 1
     in_column2: np.ndarray
-    keys: np.ndarray  # sorted pair keys (column1 id * width + column2 id)
-    rows: np.ndarray  # PTP row of each sorted key
+    keys: pd.Index  # distinct pair keys (column1 id * width + column2 id), hashed
+    starts: np.ndarray  # per distinct key: its first position in `rows` (one extra at the end)
+    rows: np.ndarray  # PTP rows ordered by pair key
 
     @property
     def width(self) -> int:
@@ -112,9 +113,11 @@ class PtpIndex:
             id2 = vocab.get_indexer(c2.categories)[c2.codes].astype("int64")
             keys = id1 * (len(vocab) + 1) + id2
             rows = np.argsort(keys, kind="stable")
+            distinct, starts = np.unique(keys[rows], return_index=True)
             in1, in2 = np.zeros(len(vocab), bool), np.zeros(len(vocab), bool)
             in1[id1], in2[id2] = True, True
-            cached = cls(vocab, in1, in2, keys[rows], rows)
+            starts = np.append(starts, len(rows))
+            cached = cls(vocab, in1, in2, pd.Index(distinct), starts, rows)
             ncci.__dict__["_ptp_index"] = cached
         return cached
 
@@ -123,7 +126,7 @@ def _ptp_pairs(data: EditInput, ncci: NcciRelease) -> pd.DataFrame:
     """(column-1 line, column-2 line, PTP row) for every edit pair billed in one group.
 
     Codes become the release's integer ids; lines pair up within their group first (groups
-    are small) and only then meet the table, by binary search on the pair key.
+    are small) and only then meet the table, through one hashed integer key per code pair.
     """
     index = PtpIndex.of(ncci)
     known = index.vocab.get_indexer(data.vocab)  # batch code -> release code id, -1 if none
@@ -136,9 +139,10 @@ def _ptp_pairs(data: EditInput, ncci: NcciRelease) -> pd.DataFrame:
     pairs = left.merge(right, on="g")
     i1, i2 = pairs["i1"].to_numpy("int64"), pairs["i2"].to_numpy("int64")
     key = line_id[i1] * index.width + line_id[i2]
-    lo = np.searchsorted(index.keys, key, side="left")
-    hi = np.searchsorted(index.keys, key, side="right")
-    count = np.where(i1 != i2, hi - lo, 0)
+    at = index.keys.get_indexer(key)
+    found = (at >= 0) & (i1 != i2)
+    lo = index.starts[np.where(found, at, 0)]
+    count = np.where(found, index.starts[np.where(found, at + 1, 0)] - lo, 0)
     # One output row per matching PTP row (a pair can have several dated rows).
     take = np.repeat(np.arange(len(key)), count)
     first = np.repeat(lo - np.cumsum(count) + count, count)

@@ -83,22 +83,23 @@ class FlagCollector:
         )
 
     def table(self) -> pd.DataFrame:
-        """All hits, ordered by line, then in the order the rules ran."""
+        """All hits, ordered by line, then in the order the rules ran.
+
+        rule_code, severity and action are categoricals over the fixed catalog lists.
+        """
         if not self._parts:
+            codes, actions, severities = _dictionaries()
             return pd.DataFrame(
                 {
                     "line_index": pd.Series(dtype="int64"),
-                    "rule_code": pd.Series(dtype="string"),
-                    "severity": pd.Series(dtype="string"),
+                    "rule_code": pd.Categorical([], categories=codes),
+                    "severity": pd.Categorical([], categories=severities),
                     "reason": pd.Series(dtype="string"),
-                    "action": pd.Series(dtype="string"),
+                    "action": pd.Categorical([], categories=actions),
                     "dollars_at_risk_cents": pd.Series(dtype="int64"),
                 }
             )
-        table = pa.concat_tables(self._parts)
+        table = pa.concat_tables(self._parts).combine_chunks()
         order = np.argsort(table["line_index"].to_numpy(), kind="stable")
         table = table.take(order)
-        frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
-        for col in ("rule_code", "severity", "action"):
-            frame[col] = frame[col].astype(object)
-        return frame
+        return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from pipeline.columns import INDICATORS
 from pipeline.extract.releases import BEFORE_FIRST_RELEASE, OUTSIDE_LOADED_YEARS, ReferenceData
 from pipeline.scrub.bilateral import apply_bilateral
 from pipeline.scrub.context import PricingContext, apply_bp, capped_fee, setting_fee
+from pipeline.scrub.flags import FlagCollector
 from pipeline.scrub.lookup import NUMBER_FIELDS, Codes, RvuIndex, attach_gpci, resolve_locality
 from pipeline.scrub.mppr import MultipleProcedures
 from pipeline.scrub.rules import payment_rules
@@ -70,7 +72,11 @@ INPUT_RULES = (
 @dataclass
 class PricingResult:
     lines: pd.DataFrame
-    flags: pd.DataFrame
+    collector: FlagCollector  # the pricing flags as collected, for merging with later steps
+
+    @cached_property
+    def flags(self) -> pd.DataFrame:
+        return self.collector.table()
 
 
 def rvu_index(ref: ReferenceData) -> RvuIndex:
@@ -330,7 +336,7 @@ def price_lines(
         counts.get("outside_loaded_years", 0),
         counts.get("rejected", 0),
     )
-    return PricingResult(out, flags.table())
+    return PricingResult(out, flags)
 
 
 def _fee_schedule_amount(ctx: PricingContext, row, facility, gpci, live):

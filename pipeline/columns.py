@@ -28,6 +28,7 @@ INTERNAL = (
     "flags_errors",
     "flags_warnings",
     "paid_problem",
+    "same_day_group",
 )
 
 # Policy indicators of the RVU file copied to every line report row.

@@ -47,7 +47,11 @@ class EditInput:
         risk = allowed.fillna(lines["charge_cents"].fillna(0)).to_numpy("int64")
         return cls(
             idx=lines["line_index"].to_numpy("int64"),
-            group=group_ids(lines["patient_key"], lines["provider"], lines["dos"]),
+            group=(
+                lines["same_day_group"].to_numpy("int64")
+                if "same_day_group" in lines
+                else group_ids(lines["patient_key"], lines["provider"], lines["dos"])
+            ),
             code=lines["hcpcs"].to_numpy(object),
             dos=lines["dos"].to_numpy("datetime64[D]"),
             units=lines["units"].to_numpy("int64"),

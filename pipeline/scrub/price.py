@@ -319,6 +319,7 @@ def price_lines(
         "limiting_charge_cents": _nullable(limiting, priced & nonpar),
         "line_status": line_status,
         "expected_allowed_cents": _nullable(np.where(priced, allowed, 0), keep),
+        "same_day_group": ctx.group,  # reused by the edits
     }
     columns = {name: _column(values, out.index) for name, values in breakdown.items()}
     out = pd.concat([out, pd.DataFrame(columns, index=out.index, copy=False)], axis=1)

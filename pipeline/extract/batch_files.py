@@ -126,9 +126,50 @@ def _read_csv(path: Path) -> BatchFile:
         ),
     )
     frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+    if _swallowed_lines(data, frame, bad, len(names)):
+        logger.warning(
+            "%s: a quote is opened and never closed, so whole lines were read as one value; "
+            "reading the file line by line instead (fix the quote in the source file)",
+            path.name,
+        )
+        frame, bad = _read_line_by_line(data, names)
     frame = _with_malformed(frame, bad, names)
     renamed = {h: n for h, n in zip(header, names, strict=True) if h != n}
     return BatchFile(frame, encoding, len(bad), renamed)
+
+
+def _swallowed_lines(data: bytes, frame: pd.DataFrame, bad: list, width: int) -> bool:
+    """Whether a value spans lines that look like whole claim rows (an unclosed quote).
+
+    Quoted values may legitimately hold line breaks (a note); a line inside one that holds
+    as many commas as a row of the file does is taken as a row swallowed by a stray quote.
+    """
+    body = data.rstrip(b"\r\n")
+    if body.count(b"\n") <= len(frame) + len(bad):  # header + one line per record
+        return False
+    row_like = re.compile(r"\n[^\n]*" + r",[^\n]*" * max(width - 1, 1))
+    texts = [text for _, _, text in bad]
+    for col in frame.columns:
+        values = frame[col]
+        multi = values[values.str.contains("\n", regex=False).fillna(False)]
+        texts.extend(multi.head(100).tolist())
+    return any(row_like.search(t) for t in texts)
+
+
+def _read_line_by_line(data: bytes, names: list[str]) -> tuple[pd.DataFrame, list]:
+    """Every physical line is one record; a line with an unclosed quote is malformed."""
+    lines = data.decode("utf-8").splitlines()[1:]
+    good, bad = [], []
+    for number, line in enumerate(lines, start=2):
+        fields = next(csv.reader([line]), [])
+        if line.count('"') % 2 or len(fields) != len(names):
+            bad.append((number, len(fields), line))
+        else:
+            good.append(fields)
+    frame = pd.DataFrame(good, columns=names, dtype="string")
+    if not good:
+        frame = frame.astype({c: pd.StringDtype("pyarrow") for c in names})
+    return frame.astype(pd.StringDtype("pyarrow")), bad
 
 
 def _decodes(data: bytes, encoding: str) -> bool:
@@ -177,7 +218,11 @@ def _with_malformed(
             dict(zip(names, fields, strict=True))
             | {
                 ROW_COLUMN: record,
-                MALFORMED_COLUMN: f"row has {count} fields where the header has {len(names)}",
+                MALFORMED_COLUMN: (
+                    "row has a quote that is never closed"
+                    if text.count('"') % 2
+                    else f"row has {count} fields where the header has {len(names)}"
+                ),
             }
         )
     filler = pd.DataFrame(rows).astype({c: frame[c].dtype for c in names})

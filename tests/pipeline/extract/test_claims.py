@@ -135,6 +135,40 @@ def test_malformed_row_is_kept_in_place(tmp_path, reference, config):
     assert result.summary["malformed_rows"] == 1
 
 
+def test_unclosed_quote_loses_no_line(tmp_path, reference, config):
+    """A stray quote would swallow every later line into one value; each line still counts."""
+    from pipeline.report.storage import Destination
+    from pipeline.run import scrub_file
+
+    path = _write(
+        tmp_path,
+        "quote.csv",
+        HEADER + "C1,1,2025-10-15,99213,100,77030\n"
+        'C2,1,2025-10-15,"99214,100,77030\n'
+        "C3,1,2025-10-15,99215,100,77030\n"
+        "C4,1,2025-10-15,99215,100,77030\n",
+    )
+    result = scrub_file(path, reference, config, Destination(str(tmp_path / "out")))
+    lines = result.lines
+    assert lines["input_row"].tolist() == [1, 2, 3, 4]
+    assert lines["claim_id"].tolist() == ["C1", "C2", "C3", "C4"]
+    assert lines["line_status"].tolist() == ["priced", "rejected", "priced", "priced"]
+    reason = result.flags.loc[result.flags["rule_code"] == "INPUT_MALFORMED_ROW", "reason"]
+    assert reason.tolist() == ["Not priced: row has a quote that is never closed."]
+
+
+def test_quoted_note_spanning_lines_is_one_value(tmp_path):
+    path = _write(
+        tmp_path,
+        "note.csv",
+        "claim_id,claim_line_number,claim_line_start_date,hcpcs_code,note\n"
+        'C1,1,2025-10-15,99213,"first line\nsecond, with a comma"\n'
+        "C1,2,2025-10-15,99214,plain\n",
+    )
+    frame = read_batch(path)
+    assert frame["note"].tolist() == ["first line\nsecond, with a comma", "plain"]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import logging
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -68,15 +69,14 @@ def denial_patterns(root: Destination | None, code: str) -> dict[str, object]:
         }
     reason = lines[DENIAL_COLUMN].fillna("").astype(str).str.strip()
     denied = lines[reason != ""].assign(reason=reason[reason != ""])
-    mods = [c for c in ("mod_1", "mod_2", "mod_3", "mod_4") if c in denied]
-    denied = denied.assign(
-        modifiers=denied[mods]
-        .fillna("")
-        .astype(str)
-        .agg(lambda r: " ".join(m for m in r if m), axis=1)
-        if mods and len(denied)
-        else ""
-    )
+    modifiers = pd.Series("", index=denied.index, dtype=object)
+    for col in ("mod_1", "mod_2", "mod_3", "mod_4"):
+        if col in denied:
+            mod = denied[col].fillna("").astype(str).str.strip()
+            modifiers = np.where(
+                mod == "", modifiers, np.where(modifiers == "", mod, modifiers + " " + mod)
+            )
+    denied = denied.assign(modifiers=modifiers)
     patterns = []
     for why, group in denied.groupby("reason", sort=False):
         if len(group) < MIN_DENIALS:

@@ -121,7 +121,7 @@ def price_claims(
 
 def _line(row: dict, flags: list[tuple[str, str]]) -> dict:
     priced = row["line_status"] in ("priced", "not_payable", "carrier_priced")
-    number = row["work_rvu"] is not pd.NA and not pd.isna(row["work_rvu"])
+    number = not pd.isna(row["work_rvu"])
     return {
         "code": row["hcpcs"],
         "modifier": row["pricing_modifier"],

@@ -14,7 +14,6 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from pipeline.scrub.flags import FlagCollector
@@ -132,17 +131,29 @@ def tip_edits(data: EditInput, flags: FlagCollector) -> None:
             _supply(data, tip, flags)
 
 
+def _is(data: EditInput, codes: tuple[str, ...]) -> np.ndarray:
+    """Per line: whether its code is one of `codes` (through the batch's code vocabulary)."""
+    ids = data.vocab.get_indexer(list(codes))
+    table = np.zeros(len(data.vocab) + 1, dtype=bool)
+    table[ids[ids >= 0]] = True
+    return table[data.code_id]
+
+
 def _day_has(data: EditInput, codes: tuple[str, ...]) -> np.ndarray:
     """Per line: whether its group (patient, provider, day) has an editable line of `codes`."""
-    hit = data.editable & np.isin(data.code, list(codes))
-    return pd.Series(hit).groupby(data.group).transform("any").to_numpy(bool)
+    hit = data.editable & _is(data, codes)
+    if not hit.any():
+        return hit
+    return (np.bincount(data.group, weights=hit, minlength=len(hit)) > 0)[data.group]
 
 
 def _combination(data: EditInput, tip: Tip, flags: FlagCollector) -> None:
+    if not all(_is(data, (code,)).any() for code in tip.billed):
+        return
     every = np.ones(len(data.idx), dtype=bool)
     for code in tip.billed:
         every &= _day_has(data, (code,))
-    mask = every & data.editable & np.isin(data.code, list(tip.billed[1:]))
+    mask = every & data.editable & _is(data, tip.billed[1:])
     flags.add(
         "COMBINATION_CODE_EXISTS",
         mask,
@@ -159,7 +170,7 @@ def _combination(data: EditInput, tip: Tip, flags: FlagCollector) -> None:
 def _documentation(data: EditInput, tip: Tip, flags: FlagCollector) -> None:
     flags.add(
         "DOCUMENTATION_CHECK",
-        data.editable & (data.code == tip.code),
+        data.editable & _is(data, (tip.code,)),
         data.idx,
         f"{tip.code} needs {tip.requires} in the report; without it bill {tip.instead} "
         f"[tip {tip.id}].",
@@ -167,7 +178,10 @@ def _documentation(data: EditInput, tip: Tip, flags: FlagCollector) -> None:
 
 
 def _supply(data: EditInput, tip: Tip, flags: FlagCollector) -> None:
-    study = data.editable & np.isin(data.code, list(tip.codes)) & ~data.has_mod(["26"])
+    study = data.editable & _is(data, tip.codes)
+    if not study.any():
+        return
+    study &= ~data.has_mod(["26"])
     if not study.any():
         return
     missing = np.full(len(data.idx), "", dtype=object)

@@ -60,6 +60,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     sub.add_parser("releases", help="list the fee-schedule releases that would be used")
+    explain = sub.add_parser(
+        "explain",
+        help="one code: fee breakdown, NCCI edits, billing tips and denial patterns",
+        description="Explain one code from the data the scrub uses (docs/explain.md).",
+    )
+    explain.add_argument("code", help="HCPCS/CPT code, e.g. 78597")
+    explain.add_argument("--date", help="date of service, YYYY-MM-DD (default: newest release)")
+    where = explain.add_mutually_exclusive_group()
+    where.add_argument("--locality", metavar="CCCCC-LL", help="carrier and locality, e.g. 04412-18")
+    where.add_argument("--zip", help="service ZIP code (default: national GPCIs 1.000)")
+    explain.add_argument("--json", action="store_true", help="print JSON for tools")
+    explain.add_argument(
+        "--reports",
+        metavar="OUT",
+        help="report folder (or s3://...) of earlier runs, for denial patterns in its history",
+    )
+    explain.add_argument(
+        "--release",
+        action="append",
+        type=Path,
+        default=[],
+        help="an extra CMS RVU release (RVUxxX.zip or its folder); repeatable",
+    )
     return parser
 
 
@@ -208,12 +231,33 @@ def releases(_args: argparse.Namespace) -> int:
     return 0
 
 
+def explain(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline.explain.code import explain_code
+    from pipeline.explain.text import render
+    from pipeline.extract.releases import bundled_reference_data, load_reference_data
+    from pipeline.report.storage import Destination
+
+    ref = load_reference_data(tuple(args.release)) if args.release else bundled_reference_data()
+    doc = explain_code(
+        args.code,
+        ref,
+        dos=args.date,
+        locality=args.locality,
+        zip5=args.zip,
+        reports=Destination(str(args.reports)) if args.reports else None,
+    )
+    print(json.dumps(doc, indent=2) if args.json else render(doc), end="\n" if args.json else "")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(logging.WARNING)
     try:
-        return {"run": run, "releases": releases}[args.command](args)
+        return {"run": run, "releases": releases, "explain": explain}[args.command](args)
     except PipelineError as exc:
         print(f"claims-scrub: {exc}", file=sys.stderr)
         return 2

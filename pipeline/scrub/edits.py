@@ -18,6 +18,7 @@ from pipeline.scrub.context import Modifiers
 from pipeline.scrub.flags import FlagCollector
 from pipeline.scrub.lookup import group_ids
 from pipeline.scrub.rules import edit_rules
+from pipeline.scrub.tips import tip_edits
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def apply_edits(lines: pd.DataFrame, ncci: NcciRelease, flags: FlagCollector) ->
         lines["provider"],
         flags,
     )
+    tip_edits(data, flags)
     return mue
 
 

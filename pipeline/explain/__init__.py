@@ -1,0 +1,1 @@
+"""`claims-scrub explain CODE`: one code's fee breakdown, edits, billing tips and denials."""

@@ -37,6 +37,9 @@ def history_rows(
     out = lines[list(HISTORY_COLUMNS)].copy()
     for col in ("claim_id", "claim_line_number"):
         out[col] = out[col].astype(str)
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype(object)  # plain text in the store, like older files
     return out.assign(batch=batch, run_id=run_id, key_id=key_id, input=source)
 
 

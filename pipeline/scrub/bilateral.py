@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.scrub.context import PricingContext, apply_bp
-from pipeline.scrub.lookup import group_ids
+from pipeline.scrub.lookup import group_ids, is_in
 from pipeline.scrub.rules import payment_rules
 from pipeline.scrub.text import Percent
 
@@ -31,7 +31,7 @@ def apply_bilateral(ctx: PricingContext, priced: np.ndarray, fee: np.ndarray, bi
     mod50 = ctx.has_mod("50")
     rt, lt = ctx.has_mod("RT"), ctx.has_mod("LT")
     declared = priced & (mod50 | (rt & lt))
-    two_units = priced & ~declared & (units == 2) & np.isin(bilat, ["1", "2"])
+    two_units = priced & ~declared & (units == 2) & is_in(bilat, ["1", "2"])
     bilateral = declared | two_units
 
     base = np.where(bilateral, apply_bp(fee, ind_bp), fee * units)
@@ -40,7 +40,7 @@ def apply_bilateral(ctx: PricingContext, priced: np.ndarray, fee: np.ndarray, bi
     pair_id = np.full(ctx.n, -1, dtype="int64")
 
     # RT on one line and LT on another: same code, patient, provider and day.
-    one_side = priced & ~bilateral & (rt ^ lt) & (units == 1) & np.isin(bilat, ["0", "1", "2"])
+    one_side = priced & ~bilateral & (rt ^ lt) & (units == 1) & is_in(bilat, ["0", "1", "2"])
     if one_side.any():
         rows = np.flatnonzero(one_side)
         sub = pd.DataFrame({"g": ctx.group[rows], "code": ctx.hcpcs[rows], "rt": rt[rows]})

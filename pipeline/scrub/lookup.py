@@ -29,6 +29,13 @@ NUMBER_FIELDS = (
 FLAG_FIELDS = ("nf_na", "f_na")
 
 
+def is_in(values, options) -> np.ndarray:
+    """Per line: whether the value is one of `options`; cheap for categorical columns."""
+    if isinstance(values, pd.Categorical):
+        return np.asarray(values.isin(list(options)), dtype=bool)
+    return np.isin(values, list(options))
+
+
 def group_ids(*columns: pd.Series | np.ndarray) -> np.ndarray:
     """One integer id per distinct combination of the given columns."""
     combined = np.zeros(len(columns[0]), dtype="int64")
@@ -87,8 +94,13 @@ class RvuIndex:
         ).unique()
         # Each column ends with one default value, picked by position -1 when a key is absent.
         self.columns: dict[str, np.ndarray] = {}
+        # Text indicators are small vocabularies: kept as category codes, so per-line tests
+        # compare integers.
+        self.categories: dict[str, pd.Index] = {}
         for c in TEXT_FIELDS:
-            self.columns[c] = np.append(table[c].to_numpy(object), "")
+            cat = pd.Categorical(np.append(table[c].to_numpy(object), ""))
+            self.columns[c] = cat.codes
+            self.categories[c] = cat.categories
         for c in NUMBER_FIELDS:
             self.columns[c] = np.append(table[c].to_numpy("int64"), 0)
         for c in FLAG_FIELDS:
@@ -115,7 +127,13 @@ class RvuIndex:
         )
         pos = self.index.get_indexer(wanted)[key_ids] if n else np.zeros(0, "int64")
         names = fields or tuple(self.columns)
-        return RvuRows(pos >= 0, {name: self.columns[name][pos] for name in names})
+        return RvuRows(pos >= 0, {name: self._take(name, pos) for name in names})
+
+    def _take(self, name: str, pos: np.ndarray):
+        values = self.columns[name][pos]
+        if name in self.categories:
+            return pd.Categorical.from_codes(values, self.categories[name], validate=False)
+        return values
 
     def has_code(self, rel: np.ndarray, codes: Codes) -> np.ndarray:
         """Whether the code has any row (any modifier) in the release."""

@@ -11,7 +11,7 @@ import pandas as pd
 
 from pipeline.money import div_round_half_up
 from pipeline.scrub.context import PricingContext, apply_bp, capped_fee
-from pipeline.scrub.lookup import NUMBER_FIELDS, Codes, RvuIndex, group_ids
+from pipeline.scrub.lookup import NUMBER_FIELDS, Codes, RvuIndex, group_ids, is_in
 from pipeline.scrub.rules import payment_rules
 from pipeline.scrub.text import Dollars, Percent
 
@@ -93,7 +93,7 @@ class MultipleProcedures:
     def standard(self, base, rank_amount, proc_count, fam_id) -> None:
         """MULT PROC 1, 2, 3: highest 100%, others 50%; a family ranks as one procedure."""
         ctx, r = self.ctx, self.rules
-        std = self.priced & np.isin(self.mult, ["1", "2", "3"]) & ((proc_count > 0) | (fam_id >= 0))
+        std = self.priced & is_in(self.mult, ["1", "2", "3"]) & ((proc_count > 0) | (fam_id >= 0))
         in_family = std & (fam_id >= 0)
         after = base - self.reduction
         fam_total = np.zeros(ctx.n, dtype="int64")

@@ -20,7 +20,14 @@ from pipeline.extract.releases import BEFORE_FIRST_RELEASE, OUTSIDE_LOADED_YEARS
 from pipeline.scrub.bilateral import apply_bilateral
 from pipeline.scrub.context import PricingContext, apply_bp, capped_fee, setting_fee
 from pipeline.scrub.flags import FlagCollector
-from pipeline.scrub.lookup import NUMBER_FIELDS, Codes, RvuIndex, attach_gpci, resolve_locality
+from pipeline.scrub.lookup import (
+    NUMBER_FIELDS,
+    Codes,
+    RvuIndex,
+    attach_gpci,
+    is_in,
+    resolve_locality,
+)
 from pipeline.scrub.mppr import MultipleProcedures
 from pipeline.scrub.rules import payment_rules
 from pipeline.scrub.text import Dollars
@@ -187,8 +194,8 @@ def price_lines(
 
     # 6. Payability by status code.
     status = row["status"]
-    priced = live & np.isin(status, PRICED_STATUSES)
-    not_pay = live & np.isin(status, list(NOT_PAYABLE_STATUSES))
+    priced = live & is_in(status, PRICED_STATUSES)
+    not_pay = live & is_in(status, list(NOT_PAYABLE_STATUSES))
     status_ids, status_uniques = pd.factorize(status)
     why = np.array([NOT_PAYABLE_STATUSES.get(s, "") for s in status_uniques], dtype=object)
     flags.add(
@@ -204,7 +211,7 @@ def price_lines(
         idx,
         (hcpcs, " is a measurement code reported without payment."),
     )
-    carrier = live & np.isin(status, ["C", "R"])
+    carrier = live & is_in(status, ["C", "R"])
     flags.add(
         "CARRIER_PRICED", carrier, idx, (hcpcs, " has status ", status, ": the MAC prices it.")
     )
@@ -561,7 +568,7 @@ def _component_fees(index, rel, codes, pricing_mod, fee, facility, gpci, pctc, m
     """
     n = len(rel)
     pc, tc, pc_row = (np.zeros(n, dtype="int64") for _ in range(3))
-    need = np.isin(mult, ["4", "6", "7"]) | (pctc == "1")
+    need = is_in(mult, ["4", "6", "7"]) | (pctc == "1")
     sel = np.flatnonzero(need)
     if not len(sel):
         return pc, tc, pc_row
@@ -643,8 +650,8 @@ def _surgical_roles(ctx: PricingContext, priced, row, charge) -> dict[str, np.nd
     for role, mods, column, deny_rule, note_rule, deny_values, note_values in ROLE_RULES:
         on_line = priced & ctx.has_mod(*mods)
         indicator = row[column]
-        deny = on_line & np.isin(indicator, deny_values)
-        note = on_line & np.isin(indicator, note_values)
+        deny = on_line & is_in(indicator, deny_values)
+        note = on_line & is_in(indicator, note_values)
         ctx.flags.add(
             deny_rule,
             deny,

@@ -31,9 +31,11 @@ INTERNAL = (
     # remittance matching (scrub.remits), working columns
     "remit_matched",
     "remit_flaggable",
+    "remit_line_level",
     "remit_reversed_only",
     "remit_reversed_cents",
     "remit_denial",
+    "remit_denied",
     "remit_latest_key",
 )
 

@@ -40,11 +40,14 @@ REMIT_COLUMNS = (
 SUMMARY_COLUMNS = (
     *REMIT_COLUMNS,
     "remit_flaggable",
+    "remit_line_level",
     "remit_reversed_only",
     "remit_reversed_cents",
     "remit_denial",
+    "remit_denied",
     "remit_latest_key",
 )
+BOOLEAN_COLUMNS = ("remit_flaggable", "remit_line_level", "remit_reversed_only", "remit_denied")
 METHODS = {
     "lcn": "claim id + line control number",
     "code_date": "claim id + procedure code + date of service",
@@ -109,15 +112,19 @@ class Remittances:
         Adds REMIT_COLUMNS and working columns (remit_matched, remit_flaggable, ...); the
         rows a line matched are not offered to later batches or to the history store.
         """
-        candidates = _claim_lines(lines, key=lines["line_index"].to_numpy())
-        pairs = match(candidates, self.unmatched())
+        rest = self.unmatched()
+        mine = lines["claim_id"].astype("string").str.strip().isin(set(rest["claim_id"]))
+        some = lines[mine.to_numpy(bool)]
+        candidates = _claim_lines(some, key=some["line_index"].to_numpy())
+        pairs = match(candidates, rest)
         if not pairs.empty:
             self.matches.append(
                 _describe_matches(pairs, candidates, batch=batch, matched_in="this run")
             )
         summary = summarize(pairs, self, len(lines))
         out = lines.join(summary, on="line_index")
-        out["remit_matched"] = out["remit_match"].notna().to_numpy(bool)
+        # Paid, expected payment and variance come from the 835 where it paid the line itself.
+        out["remit_matched"] = out["remit_paid_cents"].notna().to_numpy(bool)
         return out
 
     def record_flags(self, flags: pd.DataFrame, lines: pd.DataFrame, matched_in: str) -> None:
@@ -152,7 +159,7 @@ def apply_remits(
     remits.record_flags(own.table(), lines, "this run")
     flags.absorb(own)
     matched = lines["remit_matched"].to_numpy(bool)
-    out = lines.copy()
+    out = lines.copy()  # claim-level-only matches keep the batch's own paid amount
     for col, new in (
         ("paid_cents", lines["remit_paid_cents"]),
         ("expected_payment_cents", added["remit_expected_payment_cents"]),
@@ -349,7 +356,12 @@ def _describe_matches(
 
 
 def summarize(pairs: pd.DataFrame, remits: Remittances, n: int) -> pd.DataFrame:
-    """Per claim line (rows 0..n-1, by line_key): the netted remittance that paid it."""
+    """Per claim line (rows 0..n-1, by line_key): the netted remittance that paid it.
+
+    A line paid by service-line rows takes paid amount, adjustments and code from them; a line
+    reached only by a claim-level payment (no SVC) has no paid amount of its own and can only
+    be found denied.
+    """
     if pairs.empty:
         return _typed(pd.DataFrame(index=pd.RangeIndex(n), columns=list(SUMMARY_COLUMNS)))
     rules = _rules()
@@ -361,18 +373,25 @@ def summarize(pairs: pd.DataFrame, remits: Remittances, n: int) -> pd.DataFrame:
     p["primary"] = p["claim_status"].isin(set(rules["flagged_statuses"]))
     p["reversal"] = p["claim_status"] == rules["reversal_status"]
     p["paid"] = p["paid_cents"].fillna(0).astype("int64")
-    # A line reached only by secondary or tertiary payments is reported from them, unflagged.
-    has_primary = p.groupby("line_key")["primary"].transform("any").astype(bool)
-    basis = p[p["primary"] | ~has_primary].sort_values(
-        ["line_key", "file", "remit_row"], kind="stable"
-    )
+    p["line_level"] = p["method"] != "claim"
+    # Service-line payments outrank claim-level ones; primary adjudication outranks secondary
+    # and tertiary (a line reached only by those is reported from them, unflagged).
+    for rank in ("line_level", "primary"):
+        best = p.groupby("line_key")[rank].transform("any").astype(bool)
+        p = p[p[rank] | ~best]
+    basis = p.sort_values(["line_key", "file", "remit_row"], kind="stable")
     g = basis.groupby("line_key", sort=True)
     last = g.tail(1).set_index("line_key")
     latest = basis[~basis["reversal"]].groupby("line_key").tail(1).set_index("line_key")
     latest = latest.combine_first(last)  # all reversals: report the last of them
     used = remits.adjustments.merge(basis[["remit_key", "line_key"]], on="remit_key")
-    non_pr = used[used["group"] != rules["patient_responsibility_group"]]
+    denial = _adjustment_text(
+        used[used["group"] != rules["patient_responsibility_group"]], "line_key"
+    ).reindex(latest.index)
     n_rev = g["reversal"].sum()
+    primary = g["primary"].any()
+    line_level = g["line_level"].any()
+    paid = g["paid"].sum()
     source = (
         basis["file"].map(lambda i: remits.names[i])
         + " segment "
@@ -380,24 +399,27 @@ def summarize(pairs: pd.DataFrame, remits: Remittances, n: int) -> pd.DataFrame:
     )
     agg = pd.DataFrame(
         {
-            "remit_paid_cents": g["paid"].sum(),
-            "remit_paid_code": latest["paid_code"],
+            "remit_paid_cents": paid.where(line_level),
+            "remit_paid_code": latest["paid_code"].where(line_level),
             "remit_claim_status": latest["claim_status"],
             "remit_adjustments": _adjustment_text(used, "line_key"),
-            "remit_patient_responsibility_cents": g["pr_cents"].sum(),
-            "remit_sequestration_cents": g["seq_cents"].sum(),
+            "remit_patient_responsibility_cents": g["pr_cents"].sum().where(line_level),
+            "remit_sequestration_cents": g["seq_cents"].sum().where(line_level),
             "remit_remark_codes": latest["remark_codes"],
-            "remit_match": pairs.drop_duplicates("line_key")
+            "remit_match": basis.drop_duplicates("line_key")
             .set_index("line_key")["method"]
             .map(METHODS),
             "remit_source": source.groupby(basis["line_key"]).agg("; ".join),
-            "remit_flaggable": g["primary"].any(),
-            "remit_reversed_only": (n_rev > 0) & (n_rev >= g.size() - n_rev) & g["primary"].any(),
+            "remit_flaggable": primary,
+            "remit_line_level": line_level,
+            "remit_reversed_only": (n_rev > 0) & (n_rev >= g.size() - n_rev) & primary,
             "remit_reversed_cents": -basis["paid"]
             .where(basis["reversal"], 0)
             .groupby(basis["line_key"])
             .sum(),
-            "remit_denial": _adjustment_text(non_pr, "line_key"),
+            "remit_denial": denial,
+            "remit_denied": (latest["claim_status"] == rules["denied_status"])
+            | ((paid <= 0) & denial.fillna("").ne("")),
             "remit_latest_key": latest["remit_key"],
         }
     ).reindex(pd.RangeIndex(n))
@@ -408,8 +430,8 @@ def _typed(agg: pd.DataFrame) -> pd.DataFrame:
     for col in agg.columns:
         if col.endswith("_cents") or col == "remit_latest_key":
             agg[col] = pd.array(agg[col].tolist(), dtype="Int64")
-        elif col in ("remit_flaggable", "remit_reversed_only"):
-            agg[col] = agg[col].fillna(False).astype(bool)
+        elif col in BOOLEAN_COLUMNS:
+            agg[col] = agg[col].astype("boolean").fillna(False).astype(bool)
         else:
             agg[col] = agg[col].astype("string")
     matched = agg["remit_match"].notna()
@@ -425,11 +447,11 @@ def flag_remits(lines: pd.DataFrame, flags: FlagCollector, *, tolerance_cents: i
     (group PR), less sequestration at the rate in payment_rules.yaml when the payer applied it
     (a CO-253 on the line): sequestration is never an underpayment.
     """
-    rules = _rules()
     pct = payment_rules()["expected_payment"]["sequestration"]
     idx = lines["line_index"].to_numpy()
     flaggable = lines["remit_flaggable"].to_numpy(bool)
     reversed_only = lines["remit_reversed_only"].to_numpy(bool)
+    line_level = lines["remit_line_level"].to_numpy(bool)
     paid = lines["remit_paid_cents"].fillna(0).to_numpy("int64")
     pr = lines["remit_patient_responsibility_cents"].fillna(0).to_numpy("int64")
     seq_reported = lines["remit_sequestration_cents"].fillna(0).to_numpy("int64")
@@ -443,9 +465,7 @@ def flag_remits(lines: pd.DataFrame, flags: FlagCollector, *, tolerance_cents: i
     sequestration = np.where(seq_reported != 0, div_round_half_up(base * pct, 10000), 0)
     expected = base - sequestration
     active = flaggable & ~reversed_only
-    denied = active & (
-        (status == rules["denied_status"]) | ((paid <= 0) & (charge > 0) & (denial != ""))
-    )
+    denied = active & lines["remit_denied"].to_numpy(bool)
     taken_back = lines["remit_reversed_cents"].fillna(0).to_numpy("int64")
     flags.add(
         "PAYMENT_REVERSED",
@@ -469,7 +489,8 @@ def flag_remits(lines: pd.DataFrame, flags: FlagCollector, *, tolerance_cents: i
     code = lines["hcpcs"].astype(str).str.upper().to_numpy(object)
     paid_code = lines["remit_paid_code"].fillna("").astype(str).str.upper().to_numpy(object)
     shortfall = expected - paid
-    downcoded = active & ~denied & (paid_code != "") & (paid_code != code)
+    paid_line = active & line_level & ~denied
+    downcoded = paid_line & (paid_code != "") & (paid_code != code)
     flags.add(
         "PAYER_DOWNCODED",
         downcoded,
@@ -477,7 +498,7 @@ def flag_remits(lines: pd.DataFrame, flags: FlagCollector, *, tolerance_cents: i
         ("Billed ", code, ", paid as ", paid_code, " (", Dollars(paid), " paid)."),
         np.where(priced, np.maximum(shortfall, 0), 0),
     )
-    under = active & ~denied & priced & (shortfall > tolerance_cents)
+    under = paid_line & priced & (shortfall > tolerance_cents)
     flags.add(
         "REMIT_UNDERPAID",
         under,
@@ -499,10 +520,11 @@ def flag_remits(lines: pd.DataFrame, flags: FlagCollector, *, tolerance_cents: i
         ),
         shortfall,
     )
+    known = active & line_level & priced
     return pd.DataFrame(
         {
-            "remit_expected_payment_cents": pd.arrays.IntegerArray(expected, ~(active & priced)),
-            "remit_variance_cents": pd.arrays.IntegerArray(paid - expected, ~(active & priced)),
+            "remit_expected_payment_cents": pd.arrays.IntegerArray(expected, ~known),
+            "remit_variance_cents": pd.arrays.IntegerArray(paid - expected, ~known),
         },
         index=lines.index,
     )

@@ -183,7 +183,7 @@ def _frame(rows: list[dict], columns: tuple[str, ...]) -> pd.DataFrame:
         elif col == "balanced":
             frame[col] = frame[col].astype(bool)
         else:
-            frame[col] = frame[col].fillna("").astype("string")
+            frame[col] = frame[col].astype("string").fillna("")
     return frame
 
 

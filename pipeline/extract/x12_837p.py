@@ -96,7 +96,8 @@ def read_837p_batch(path: Path) -> BatchFile:
             source=doc.source,
             segment=1,
         )
-    frame = pd.DataFrame(rows, columns=[*COLUMNS, MALFORMED_COLUMN]).fillna("").astype("string")
+    frame = pd.DataFrame(rows, columns=[*COLUMNS, MALFORMED_COLUMN], dtype=object)
+    frame = frame.fillna("").astype("string")
     frame[ROW_COLUMN] = range(1, len(frame) + 1)
     findings = sorted(doc.findings + mapper.findings, key=lambda f: (f.segment or 0))
     claims = sorted(mapper.claim_segments)

@@ -22,9 +22,10 @@ from pipeline.errors import ClaimBatchError
 logger = logging.getLogger(__name__)
 
 # pyx12 logs each finding with the segment's values (member ids, names) through loggers under
-# "pyx12"; those records stop here. Its findings are read from its error tree instead, where
+# "pyx12", so none of them may emit. Its findings are read from its error tree instead, where
 # values of personal segments are withheld (x12_read).
 _PYX12_LOG = logging.getLogger("pyx12")
+_PYX12_LOG.setLevel(logging.CRITICAL + 1)
 _PYX12_LOG.propagate = False
 _PYX12_LOG.addHandler(logging.NullHandler())
 
@@ -350,17 +351,29 @@ def _segments(
             after = cut + 1
         if cut == -1:
             tail = text[pos:].strip()
-            if tail:
-                number = isa_number + 1 + len(segments)
-                seg_id = re.split(re.escape(seps.element), tail, maxsplit=1)[0][:3]
-                raise X12FileError(
-                    f"the file ends inside segment {seg_id!r} with no segment terminator "
-                    f"{_show(seps.segment)} after it: the file is truncated; ask the sender "
-                    "for the complete file",
-                    source=source,
-                    segment=number,
-                )
-            return segments, len(text), blanks
+            if not tail:
+                return segments, len(text), blanks
+            number = isa_number + 1 + len(segments)
+            seg_id = re.split(re.escape(seps.element), tail, maxsplit=1)[0][:3]
+            # A last line without a line break, or a complete IEA without its terminator, is
+            # the end of the file, not a cut.
+            if newline or (seg_id == "IEA" and "\n" not in tail):
+                segments.append(tail)
+                return segments, len(text), blanks
+            lines = tail.count("\n")
+            cause = (
+                f"its segments from here on ({lines + 1} lines) do not end with the "
+                f"terminator {_show(seps.segment)} its ISA declares; fix the ISA or the "
+                "segment terminators"
+                if lines >= 2
+                else f"no segment terminator {_show(seps.segment)} follows: the file is "
+                "truncated; ask the sender for the complete file"
+            )
+            raise X12FileError(
+                f"the file ends inside segment {seg_id!r}: {cause}",
+                source=source,
+                segment=number,
+            )
         raw = text[pos:cut].strip("\r\n")
         pos = after
         if not raw.strip():

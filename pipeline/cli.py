@@ -77,7 +77,7 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
     from pipeline.extract.releases import bundled_path
 
     paths: list[Path] = [bundled_path(BUNDLED_SAMPLE)] if args.sample else []
-    for p in [*args.inputs, *getattr(args, "remits", [])]:
+    for p in args.inputs:
         if p.is_dir():
             found = sorted(
                 f for f in p.iterdir() if f.name.lower().endswith(BATCH_SUFFIXES + X12_SUFFIXES)
@@ -95,18 +95,39 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
             )
         else:
             paths.append(p)
-    if not paths:
+    if not paths and not getattr(args, "remits", []):
         raise PipelineError("no input given; pass batch files or folders, or --sample")
     return paths
 
 
-def _remittances(paths: list[Path]) -> tuple[list[Path], list[Path]]:
-    """Split inputs into claim batches and 835 remittances (by content, not name)."""
+def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Claim batches and 835 remittances: inputs split by content, plus the --remits files
+    (the 835s of a --remits folder; a --remits file must be an 835)."""
     from pipeline.extract.x12_envelope import is_x12, transaction_kind
+
+    def is_835(p: Path) -> bool:
+        return is_x12(p) and transaction_kind(p) == "835"
 
     claims, remits = [], []
     for p in paths:
-        (remits if is_x12(p) and transaction_kind(p) == "835" else claims).append(p)
+        (remits if is_835(p) else claims).append(p)
+    for p in extra:
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and is_835(f))
+            if not found:
+                raise PipelineError(f"--remits {p}: no X12 835 files in the folder")
+            remits += found
+        elif not p.exists():
+            raise PipelineError(f"--remits {p}: no such file or folder; check the path")
+        elif not is_835(p):
+            raise PipelineError(
+                f"--remits {p}: not an X12 835 remittance (no GS*HP / ST*835 at its start); "
+                "pass claim files without --remits"
+            )
+        else:
+            remits.append(p)
+    if not claims and not remits:
+        raise PipelineError("no input given; pass batch files or folders, or --sample")
     return claims, remits
 
 
@@ -165,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         else (lambda m: print(f"  [{time.perf_counter() - started:6.1f}s] {m}", file=sys.stderr))
     )
     paths = _inputs(args)
-    claim_paths, remit_paths = _remittances(paths)
+    claim_paths, remit_paths = _remittances(paths, args.remits)
     config = PipelineConfig.from_env()
     say("loading fee-schedule releases")
     ref = load_reference_data(tuple(args.release))
@@ -251,7 +272,7 @@ def run(args: argparse.Namespace) -> int:
             )
     if failures:
         print(
-            f"claims-scrub: {failures} of {len(paths)} input files could not be read; see the "
+            f"claims-scrub: {failures} of {len(named)} input files could not be read; see the "
             "messages above",
             file=sys.stderr,
         )

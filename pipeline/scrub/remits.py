@@ -385,9 +385,18 @@ def summarize(pairs: pd.DataFrame, remits: Remittances, n: int) -> pd.DataFrame:
     latest = basis[~basis["reversal"]].groupby("line_key").tail(1).set_index("line_key")
     latest = latest.combine_first(last)  # all reversals: report the last of them
     used = remits.adjustments.merge(basis[["remit_key", "line_key"]], on="remit_key")
-    denial = _adjustment_text(
-        used[used["group"] != rules["patient_responsibility_group"]], "line_key"
+    payer_side = used[used["group"] != rules["patient_responsibility_group"]]
+    # Why the payer paid nothing: its adjustments other than contractual reductions (a
+    # deductible after CO-45 is the patient's to pay, not a denial); with no patient share
+    # at all, the contractual ones too (the payer allowed $0).
+    reasons = _adjustment_text(
+        payer_side[~payer_side["reason"].isin(rules["contractual_reasons"])], "line_key"
     ).reindex(latest.index)
+    no_share = g["pr_cents"].sum() == 0
+    denial = reasons.fillna("").mask(
+        reasons.fillna("").eq("") & no_share,
+        _adjustment_text(payer_side, "line_key").reindex(latest.index),
+    )
     n_rev = g["reversal"].sum()
     primary = g["primary"].any()
     line_level = g["line_level"].any()

@@ -13,7 +13,7 @@ Remittance expectations (allowed - PR, less 2% sequestration when CO-253 is on t
   SYN-1002/1 99213 71.34 and /2 99212 43.95 (matched by code and date): paid as expected
   SYN-1003/1 99204 117.60: (196.39 - 30.00) = 166.39 - 3.33 = 163.06 -> 45.46 short
   SYN-1004/1 99213: 63.50, reversed (-63.50), then 71.34: net 71.34 as expected
-  SYN-1005/1 99213: reversal of 71.34 only
+  SYN-1005/1 99213: reversal of 71.34 only (an earlier 835's payment taken back)
   SYN-1006/1 anesthesia 00790, 45 minutes (MJ): carrier priced, not on the 835
   SYN-9999: on the 835 only, not matched
 """
@@ -89,7 +89,7 @@ def _check_claim_lines(lines: pd.DataFrame) -> None:
         "71.34",
         "43.95",
         "117.60",
-        "-71.34",
+        "0.00",  # reversed: nothing paid for the line any more
         "",
     ]
     assert lines["remit_paid_code"].tolist() == [

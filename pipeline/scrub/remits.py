@@ -3,10 +3,11 @@
 A remittance line matches a claim line of the same claim id (CLP01 = CLM01) by its line
 control number (REF*6R), else by the billed procedure code (SVC06, else SVC01) and date of
 service. A claim payment without service lines applies to every line of its claim. The
-payments of one claim line are netted in file order, so a reversal (claim status 22, negative
-amounts) cancels the payment it reverses and a later correction replaces it. Only primary
-adjudication (statuses in payment_rules.yaml) feeds the flags; secondary and tertiary
-payments are matched and reported.
+payments of one claim line are read in file order: a reversal (claim status 22, negative
+amounts) cancels every payment before it, in this run or an earlier one, and what is paid
+after it (the correction) is the line's payment. Only primary adjudication (statuses in
+payment_rules.yaml) feeds the flags; secondary and tertiary payments are matched and
+reported.
 """
 
 from __future__ import annotations
@@ -380,11 +381,15 @@ def summarize(pairs: pd.DataFrame, remits: Remittances, n: int) -> pd.DataFrame:
         best = p.groupby("line_key")[rank].transform("any").astype(bool)
         p = p[p[rank] | ~best]
     basis = p.sort_values(["line_key", "file", "remit_row"], kind="stable")
+    # A reversal cancels every payment before it, in this run or an earlier one: the line's
+    # payment is what was paid after its last reversal (a correction), if anything.
+    position = basis.groupby("line_key").cumcount()
+    last_reversal = position.where(basis["reversal"]).groupby(basis["line_key"]).transform("max")
+    current = basis[(position > last_reversal.fillna(-1)) & ~basis["reversal"]]
     g = basis.groupby("line_key", sort=True)
-    last = g.tail(1).set_index("line_key")
-    latest = basis[~basis["reversal"]].groupby("line_key").tail(1).set_index("line_key")
-    latest = latest.combine_first(last)  # all reversals: report the last of them
-    used = remits.adjustments.merge(basis[["remit_key", "line_key"]], on="remit_key")
+    c = current.groupby("line_key", sort=True)
+    latest = c.tail(1).set_index("line_key").combine_first(g.tail(1).set_index("line_key"))
+    used = remits.adjustments.merge(current[["remit_key", "line_key"]], on="remit_key")
     payer_side = used[used["group"] != rules["patient_responsibility_group"]]
     # Why the payer paid nothing: its adjustments other than contractual reductions (a
     # deductible after CO-45 is the patient's to pay, not a denial); with no patient share
@@ -392,15 +397,15 @@ def summarize(pairs: pd.DataFrame, remits: Remittances, n: int) -> pd.DataFrame:
     reasons = _adjustment_text(
         payer_side[~payer_side["reason"].isin(rules["contractual_reasons"])], "line_key"
     ).reindex(latest.index)
-    no_share = g["pr_cents"].sum() == 0
+    no_share = c["pr_cents"].sum().reindex(latest.index).fillna(0) == 0
     denial = reasons.fillna("").mask(
         reasons.fillna("").eq("") & no_share,
         _adjustment_text(payer_side, "line_key").reindex(latest.index),
     )
-    n_rev = g["reversal"].sum()
     primary = g["primary"].any()
     line_level = g["line_level"].any()
-    paid = g["paid"].sum()
+    paid = c["paid"].sum().reindex(latest.index).fillna(0)
+    reversed_only = g["reversal"].any() & ~latest.index.isin(current["line_key"])
     source = (
         basis["file"].map(lambda i: remits.names[i])
         + " segment "
@@ -412,8 +417,8 @@ def summarize(pairs: pd.DataFrame, remits: Remittances, n: int) -> pd.DataFrame:
             "remit_paid_code": latest["paid_code"].where(line_level),
             "remit_claim_status": latest["claim_status"],
             "remit_adjustments": _adjustment_text(used, "line_key"),
-            "remit_patient_responsibility_cents": g["pr_cents"].sum().where(line_level),
-            "remit_sequestration_cents": g["seq_cents"].sum().where(line_level),
+            "remit_patient_responsibility_cents": c["pr_cents"].sum().where(line_level),
+            "remit_sequestration_cents": c["seq_cents"].sum().where(line_level),
             "remit_remark_codes": latest["remark_codes"],
             "remit_match": basis.drop_duplicates("line_key")
             .set_index("line_key")["method"]
@@ -421,7 +426,7 @@ def summarize(pairs: pd.DataFrame, remits: Remittances, n: int) -> pd.DataFrame:
             "remit_source": source.groupby(basis["line_key"]).agg("; ".join),
             "remit_flaggable": primary,
             "remit_line_level": line_level,
-            "remit_reversed_only": (n_rev > 0) & (n_rev >= g.size() - n_rev) & primary,
+            "remit_reversed_only": reversed_only & primary,
             "remit_reversed_cents": -basis["paid"]
             .where(basis["reversal"], 0)
             .groupby(basis["line_key"])

@@ -194,6 +194,27 @@ def test_reversal_and_correction_replace_the_first_payment(scrub, tmp_path):
     assert flags_of(result, 1) == []
 
 
+def test_reversal_of_an_earlier_runs_payment_then_correction(scrub, tmp_path):
+    """The original payment came in an earlier 835; this one reverses it (-60.00) and pays the
+    correction (71.34): the line's payment is 71.34, not 71.34 - 60.00."""
+    remits = remittance(
+        tmp_path,
+        claim(
+            "C1",
+            "22",
+            "-150.00",
+            "-60.00",
+            "SVC*HC:99213*-150.00*-60.00**-1~DTM*472*20251015~CAS*CO*45*-70.34**253*-1.46~"
+            "CAS*PR*2*-18.20~",
+        ),
+        claim("C1", "1", "150.00", "71.34", PAID_99213),
+    )
+    result = scrub({"hcpcs_code": "99213", "charge_amount": "150.00"}, remits=remits)
+    assert result.lines["remit_paid_cents"].tolist() == [7134]
+    assert result.lines["paid_variance_cents"].tolist() == [0]
+    assert flags_of(result, 1) == []
+
+
 def test_reversal_alone_is_flagged(scrub, tmp_path):
     remits = remittance(
         tmp_path,

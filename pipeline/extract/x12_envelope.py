@@ -236,8 +236,10 @@ def _parse_isa(
                 source=source,
                 segment=number,
             )
-        fields.append(text[cursor:nxt])
+        fields.append(text[cursor:nxt].replace("\r", "").replace("\n", ""))  # wrapped file
         cursor = nxt + 1
+    while text[cursor : cursor + 1] in ("\r", "\n"):
+        cursor += 1
     component, terminator = text[cursor : cursor + 1], text[cursor + 1 : cursor + 2]
     if not component or not terminator:
         raise X12FileError(
@@ -374,7 +376,9 @@ def _segments(
                 source=source,
                 segment=number,
             )
-        raw = text[pos:cut].strip("\r\n")
+        raw = text[pos:cut]
+        # Line breaks are never data: files wrapped at a fixed width read as one stream.
+        raw = raw.strip("\r\n") if newline else raw.replace("\r", "").replace("\n", "")
         pos = after
         if not raw.strip():
             blanks += 1

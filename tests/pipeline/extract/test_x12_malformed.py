@@ -282,3 +282,11 @@ def test_batch_reader_sends_x12_by_content(tmp_path):
     gz = tmp_path / "claims.837.gz"
     gz.write_bytes(gzip.compress(EXAMPLE1.encode()))
     assert len(read_batch_file(gz).frame) == 4
+
+
+def test_file_wrapped_at_80_columns(tmp_path):
+    flat = EXAMPLE1.replace("\n", "")
+    wrapped = "\n".join(flat[i : i + 80] for i in range(0, len(flat), 80))
+    batch = read_837p_batch(_write(tmp_path, wrapped))
+    assert batch.frame["charge_amount"].tolist() == ["40.00", "15.00", "35.00", "10.00"]
+    assert (batch.findings["severity"] == "warning").sum() == 0

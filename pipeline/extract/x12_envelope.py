@@ -184,12 +184,12 @@ def split_interchanges(text: str, source: str) -> list[Interchange]:
             )
         )
         number += 1 + len(segments)
-        pos = _skip_blank(text, end)
+        pos = _skip_blank(text, end, seps.segment)  # stray terminators after IEA are empty
     return interchanges
 
 
-def _skip_blank(text: str, pos: int) -> int:
-    while pos < len(text) and (text[pos].isspace() or text[pos] in "\ufeff\x1a\x00"):
+def _skip_blank(text: str, pos: int, also: str = "") -> int:
+    while pos < len(text) and (text[pos].isspace() or text[pos] in "\ufeff\x1a\x00" + also):
         pos += 1
     return pos
 

@@ -78,7 +78,7 @@ KNOWN_VERSIONS = {
 # and patient identifiers, birth dates, notes) have their values withheld.
 SHOWN = frozenset(
     "ISA GS ST SE GE IEA BHT HL SBR CLM DTP HI LX SV1 SVD CAS BPR TRN CLP SVC DTM AMT QTY LQ "
-    "MOA MIA PLB TS3 TS2 CUR RDM PRV CR1 CR2 CRC K3 PWK OI MOA LIN CTP".split()
+    "MOA MIA PLB TS3 TS2 CUR RDM PRV CR1 CR2 CRC K3 PWK OI LIN CTP".split()
 )
 # pyx12 trailer findings that mean the structure is broken (x12_envelope refuses these first).
 FATAL = {("ISA", "023"), ("ISA", "024"), ("GS", "3"), ("ST", "2")}

@@ -16,9 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.extract.x12_837p import findings_table
 from pipeline.extract.x12_envelope import Finding, X12FileError, check_component
-from pipeline.extract.x12_read import KIND_835, X12Segment, iter_segments, open_document
+from pipeline.extract.x12_read import (
+    KIND_835,
+    X12Segment,
+    findings_table,
+    iter_segments,
+    open_document,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +109,7 @@ def read_remittance(path: Path) -> RemitFile:
     mapper = _Mapper(doc)
     for seg in iter_segments(doc, KIND_835):
         mapper.feed(seg)
+    mapper.at += 1  # the file's last segment ends what is open
     mapper.close_transaction()
     if not mapper.claims:
         raise X12FileError(
@@ -146,7 +152,6 @@ def read_remittance(path: Path) -> RemitFile:
         ("x12_segment", "provider_id", "fiscal_period_date", "reason", "reference", "amount_cents"),
     )
     findings = sorted(doc.findings + mapper.findings, key=lambda f: f.segment or 0)
-    starts = sorted(mapper.claim_segments)
     details = {
         "format": "X12 835",
         "interchanges": len(doc.interchanges),
@@ -170,7 +175,7 @@ def read_remittance(path: Path) -> RemitFile:
         adjustments,
         claims,
         plb,
-        findings_table(findings, starts, mapper.claim_segments),
+        findings_table(findings, mapper.claim_spans, mapper.line_spans, "remit_row"),
         details,
     )
 
@@ -196,7 +201,9 @@ class _Mapper:
         self.claims: list[dict] = []
         self.plb: list[dict] = []
         self.findings: list[Finding] = []
-        self.claim_segments: dict[int, str] = {}
+        self.claim_spans: list[tuple[int, int, str]] = []  # first, last segment, claim id
+        self.line_spans: list[tuple[int, int, str]] = []  # first, last segment, remit row
+        self.at = 0  # number of the segment being read
         self.transactions = 0
         self.header: dict[str, str] = {}
         self.bpr_paid: int | None = None
@@ -224,6 +231,7 @@ class _Mapper:
         return value
 
     def feed(self, seg: X12Segment) -> None:
+        self.at = seg.number
         handler = getattr(self, f"_on_{seg.id.lower()}", None)
         if handler is not None:
             handler(seg)
@@ -281,7 +289,6 @@ class _Mapper:
             "rendering_npi": "",
             "dates": ["", ""],
         }
-        self.claim_segments[seg.number] = self.claim["claim_id"]
 
     def _on_nm1(self, seg: X12Segment) -> None:
         if self.claim is not None and seg.get("NM101") == "82" and seg.get("NM108") == "XX":
@@ -398,6 +405,7 @@ class _Mapper:
         line = self.line
         self.line = None
         line["line"] = str(len(self.claim_lines) + 1)
+        line["_end"] = self.at - 1
         self.claim_lines.append(line)
 
     def close_claim(self) -> None:
@@ -434,8 +442,11 @@ class _Mapper:
             for adj in claim["_adjustments"]:
                 adj["remit_row"] = len(self.lines) + 1
         self.adjustments.extend(claim["_adjustments"])
+        self.claim_spans.append((claim["x12_segment"], self.at - 1, claim["claim_id"]))
         for line in rows:
             row_id = len(self.lines) + 1
+            if line["level"] == "line":
+                self.line_spans.append((line["x12_segment"], line.pop("_end"), str(row_id)))
             adjustments = line.pop("_adjustments")
             for adj in adjustments:
                 adj["remit_row"] = row_id

@@ -8,7 +8,6 @@ its row with the reason (INPUT_MALFORMED_ROW), so nothing is dropped.
 
 from __future__ import annotations
 
-import bisect
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,13 @@ import pandas as pd
 
 from pipeline.extract.batch_files import MALFORMED_COLUMN, ROW_COLUMN, BatchFile
 from pipeline.extract.x12_envelope import Finding, X12FileError, check_component
-from pipeline.extract.x12_read import KIND_837P, X12Segment, iter_segments, open_document
+from pipeline.extract.x12_read import (
+    KIND_837P,
+    X12Segment,
+    findings_table,
+    iter_segments,
+    open_document,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +105,6 @@ def read_837p_batch(path: Path) -> BatchFile:
     frame = frame.fillna("").astype("string")
     frame[ROW_COLUMN] = range(1, len(frame) + 1)
     findings = sorted(doc.findings + mapper.findings, key=lambda f: (f.segment or 0))
-    claims = sorted(mapper.claim_segments)
     details = {
         "format": "X12 837P",
         "interchanges": len(doc.interchanges),
@@ -109,7 +113,7 @@ def read_837p_batch(path: Path) -> BatchFile:
         "service_lines": len(rows),
         "versions": sorted({g.version for ix in doc.interchanges for g in ix.groups}),
     }
-    table = findings_table(findings, claims, mapper.claim_segments)
+    table = findings_table(findings, mapper.claim_spans, mapper.line_spans, "input_row")
     logger.info(
         "%s: %d claims, %d service lines, %d findings",
         Path(path).name,
@@ -118,30 +122,6 @@ def read_837p_batch(path: Path) -> BatchFile:
         len(findings),
     )
     return BatchFile(frame, encoding="x12", findings=table, details=details)
-
-
-def findings_table(
-    findings: list[Finding], starts: list[int], claim_of: dict[int, str]
-) -> pd.DataFrame:
-    """Findings as a frame, each with the claim whose segments it falls in (if any)."""
-    rows = []
-    for f in findings:
-        at = bisect.bisect_right(starts, f.segment or 0) - 1
-        claim = claim_of[starts[at]] if at >= 0 and f.segment and f.segment >= starts[0] else ""
-        rows.append(
-            {
-                "segment": f.segment,
-                "segment_id": f.segment_id,
-                "element": f.element,
-                "code": f.code,
-                "severity": f.severity,
-                "message": f.message,
-                "claim_id": claim,
-            }
-        )
-    columns = ["segment", "segment_id", "element", "code", "severity", "message", "claim_id"]
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame.astype({"segment": "Int64"})
 
 
 class _Mapper:
@@ -153,6 +133,9 @@ class _Mapper:
         self.rows: list[dict[str, str]] = []
         self.findings: list[Finding] = []
         self.claim_segments: dict[int, str] = {}  # CLM segment number -> claim id
+        self.claim_spans: list[tuple[int, int, str]] = []  # first, last segment, claim id
+        self.line_spans: list[tuple[int, int, str]] = []  # first, last segment, input row
+        self.at = 0  # number of the segment being read
         self.ctx = _Context()
         self.claim: _Claim | None = None
         self.line: dict[str, str] | None = None
@@ -162,11 +145,13 @@ class _Mapper:
         self.findings.append(Finding(number, seg_id, element, "MAP", message))
 
     def feed(self, seg: X12Segment) -> None:
+        self.at = seg.number
         handler = getattr(self, f"_on_{seg.id.lower()}", None)
         if handler is not None:
             handler(seg)
 
     def finish(self) -> None:
+        self.at += 1  # the file's last segment ends the open claim
         self._close_claim()
 
     # Envelope and hierarchy
@@ -333,6 +318,7 @@ class _Mapper:
                 f"service line LX*{self.line['claim_line_number']} (segment "
                 f"{self.line['x12_line_segment']}) has no SV1 professional service segment"
             )
+        self.line["_end"] = str(self.at - 1)
         self.claim.lines.append(self.line)
         self.line = None
 
@@ -344,8 +330,12 @@ class _Mapper:
         self.claim = None
         if not claim.lines:
             self.note(claim.segment, f"claim {claim.values['claim_id']!r} has no service lines")
+            self.claim_spans.append((claim.segment, self.at - 1, claim.values["claim_id"]))
             return
+        self.claim_spans.append((claim.segment, self.at - 1, claim.values["claim_id"]))
         for line in claim.lines:
+            end = int(line.pop("_end"))
+            self.line_spans.append((int(line["x12_line_segment"]), end, str(len(self.rows) + 1)))
             row = dict(claim.values)
             row["rendering_npi"] = claim.rendering_npi
             row["claim_line_start_date"] = claim.claim_date

@@ -8,6 +8,7 @@ x12_envelope) raises X12FileError.
 
 from __future__ import annotations
 
+import bisect
 import io
 import logging
 import re
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import pyx12.error_handler
 import pyx12.error_visitor
 import pyx12.errors
@@ -264,3 +266,40 @@ def _message(seg_id: str, text: str, value: str | None) -> str:
     for shown in (f"({value})", f'"{value}"', value):
         text = text.replace(shown, "(value withheld)")
     return text
+
+
+def findings_table(
+    findings: list[Finding],
+    claims: list[tuple[int, int, str]],
+    lines: list[tuple[int, int, str]],
+    line_column: str,
+) -> pd.DataFrame:
+    """Findings as a frame, each with the claim and the line whose segments it falls in.
+
+    `claims` and `lines` are (first segment, last segment, label) spans in file order.
+    """
+    claim_starts, line_starts = [c[0] for c in claims], [n[0] for n in lines]
+    rows = []
+    for f in sorted(findings, key=lambda f: f.segment or 0):
+        rows.append(
+            {
+                "segment": f.segment,
+                "segment_id": f.segment_id,
+                "element": f.element,
+                "code": f.code,
+                "severity": f.severity,
+                "message": f.message,
+                "claim_id": _within(claims, claim_starts, f.segment),
+                line_column: _within(lines, line_starts, f.segment),
+            }
+        )
+    columns = ["segment", "segment_id", "element", "code", "severity", "message"]
+    frame = pd.DataFrame(rows, columns=[*columns, "claim_id", line_column])
+    return frame.astype({"segment": "Int64"})
+
+
+def _within(spans: list[tuple[int, int, str]], starts: list[int], segment: int | None) -> str:
+    if not segment or not spans:
+        return ""
+    at = bisect.bisect_right(starts, segment) - 1
+    return spans[at][2] if at >= 0 and segment <= spans[at][1] else ""

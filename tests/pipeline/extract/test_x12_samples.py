@@ -346,3 +346,22 @@ def test_835_line_without_code_is_kept_with_its_problem():
     row = r.lines.iloc[0]
     assert (row["paid_code"], row["charge_cents"], row["paid_cents"]) == ("", 2459900, 176650)
     assert row["problem"].startswith("SVC01 has no procedure code")
+
+
+def test_findings_name_their_claim_and_line():
+    """imsweb_x12_valid: claim A37YH556 spans segments 22-26 (line 1: LX at 24), the next
+    subscriber's HL is segment 27, claim A37YH667 spans 31-35 (line 2: LX at 33), SE is 36."""
+    f = read_837p_batch(X12 / "837p" / "imsweb_x12_valid.x12").findings
+    located = {
+        (seg, code): (claim, row)
+        for seg, code, claim, row in f[["segment", "code", "claim_id", "input_row"]].values
+    }
+    assert located[(23, "1")] == ("A37YH556", "")  # HI: the claim, no line
+    assert located[(25, "MAP")] == ("A37YH556", "1")  # SV1 pointer: line 1
+    assert located[(27, "HL1")] == ("", "")  # between claims
+    assert located[(34, "MAP")] == ("A37YH667", "2")
+    assert located[(36, "4")] == ("", "")  # SE
+    r = read_remittance(X12 / "835" / "lfh_tertiary-payment.835").findings
+    assert r.loc[r["code"] == "BALANCE", ["claim_id", "remit_row"]].values.tolist() == [
+        ["0001000054", "1"]
+    ]

@@ -14,6 +14,8 @@ from pipeline.errors import PipelineError
 logger = logging.getLogger(__name__)
 
 BUNDLED_SAMPLE = "samples/tuva_professional_2025.csv.gz"
+BATCH_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+X12_SUFFIXES = tuple(s + gz for s in (".837", ".835", ".x12", ".edi") for gz in ("", ".gz"))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +30,15 @@ def _parser() -> argparse.ArgumentParser:
         "inputs",
         nargs="*",
         type=Path,
-        help="claim batches (.csv, .csv.gz, .parquet); folders are searched",
+        help="claim batches (.csv, .csv.gz, .parquet, X12 837P) and X12 835 remittances; "
+        "folders are searched",
+    )
+    run.add_argument(
+        "--remits",
+        action="append",
+        type=Path,
+        default=[],
+        help="X12 835 remittance files or folders to match with the claims; repeatable",
     )
     run.add_argument(
         "--sample",
@@ -93,28 +103,62 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
     for p in args.inputs:
         if p.is_dir():
             found = sorted(
-                f for f in p.iterdir() if f.name.lower().endswith((".csv", ".csv.gz", ".parquet"))
+                f for f in p.iterdir() if f.name.lower().endswith(BATCH_SUFFIXES + X12_SUFFIXES)
             )
             if not found:
-                raise PipelineError(f"no .csv, .csv.gz or .parquet files in folder {p}")
+                raise PipelineError(
+                    f"no .csv, .csv.gz, .parquet or X12 (.837, .835, .x12, .edi) files in "
+                    f"folder {p}"
+                )
             paths += found
         elif not p.exists():
             raise PipelineError(
-                f"{p}: no such file or folder; check the path (batches are .csv, .csv.gz or "
-                ".parquet files, or folders of them)"
+                f"{p}: no such file or folder; check the path (batches are .csv, .csv.gz, "
+                ".parquet or X12 837P files, remittances X12 835 files, or folders of them)"
             )
         else:
             paths.append(p)
-    if not paths:
+    if not paths and not getattr(args, "remits", []):
         raise PipelineError("no input given; pass batch files or folders, or --sample")
     return paths
+
+
+def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Claim batches and 835 remittances: inputs split by content, plus the --remits files
+    (the 835s of a --remits folder; a --remits file must be an 835)."""
+    from pipeline.extract.x12_envelope import is_x12, transaction_kind
+
+    def is_835(p: Path) -> bool:
+        return is_x12(p) and transaction_kind(p) == "835"
+
+    claims, remits = [], []
+    for p in paths:
+        (remits if is_835(p) else claims).append(p)
+    for p in extra:
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and is_835(f))
+            if not found:
+                raise PipelineError(f"--remits {p}: no X12 835 files in the folder")
+            remits += found
+        elif not p.exists():
+            raise PipelineError(f"--remits {p}: no such file or folder; check the path")
+        elif not is_835(p):
+            raise PipelineError(
+                f"--remits {p}: not an X12 835 remittance (no GS*HP / ST*835 at its start); "
+                "pass claim files without --remits"
+            )
+        else:
+            remits.append(p)
+    if not claims and not remits:
+        raise PipelineError("no input given; pass batch files or folders, or --sample")
+    return claims, remits
 
 
 def _unique_names(paths: list[Path]) -> list[tuple[Path, str]]:
     """Give each batch its own report folder: a repeated name gets -2, -3, ..."""
     from pipeline.extract.batch_files import batch_name
 
-    seen: dict[str, int] = {"history": 1}  # the history store's folder
+    seen: dict[str, int] = {"history": 1, "quarantine": 1}  # the store's own folders
     out = []
     for path in paths:
         name = batch_name(path)
@@ -153,8 +197,10 @@ def _money(cents: int) -> str:
 def run(args: argparse.Namespace) -> int:
     from pipeline.config import PipelineConfig
     from pipeline.extract.releases import load_reference_data
+    from pipeline.extract.x12_envelope import X12FileError
     from pipeline.report.storage import Destination
     from pipeline.run import new_run_id, scrub_file
+    from pipeline.run_remits import finish_remits, load_remits, quarantine
 
     started = time.perf_counter()
     say = (
@@ -163,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
         else (lambda m: print(f"  [{time.perf_counter() - started:6.1f}s] {m}", file=sys.stderr))
     )
     paths = _inputs(args)
+    claim_paths, remit_paths = _remittances(paths, args.remits)
     config = PipelineConfig.from_env()
     say("loading fee-schedule releases")
     ref = load_reference_data(tuple(args.release))
@@ -171,7 +218,16 @@ def run(args: argparse.Namespace) -> int:
     run_id = args.run_id or new_run_id()
     out = Destination(str(args.out))
     failures = 0
-    for path, name in _unique_names(paths):
+    named = _unique_names(claim_paths + remit_paths)
+    remit_run = load_remits(named[len(claim_paths) :]) if remit_paths else None
+    remits = remit_run.remits if remit_run else None
+    for path, exc in remit_run.failed if remit_run else []:
+        failures += 1
+        print(f"claims-scrub: {exc}", file=sys.stderr)
+        if isinstance(exc, X12FileError):
+            where = quarantine(out, path, exc, run_id)
+            print(f"  quarantined: {where} (the other files go on)", file=sys.stderr)
+    for path, name in named[: len(claim_paths)]:
         try:
             result = scrub_file(
                 path,
@@ -183,10 +239,14 @@ def run(args: argparse.Namespace) -> int:
                 progress=say,
                 name=name,
                 use_history=not args.no_history,
+                remits=remits,
             )
         except PipelineError as exc:
             failures += 1
             print(f"claims-scrub: {exc}", file=sys.stderr)
+            if isinstance(exc, X12FileError):
+                where = quarantine(out, path, exc, run_id)
+                print(f"  quarantined: {where} (the other files go on)", file=sys.stderr)
             continue
         except Exception as exc:  # an unexpected failure must not stop the other batches
             if os.environ.get("CLAIMS_PIPELINE_DEBUG"):
@@ -211,9 +271,31 @@ def run(args: argparse.Namespace) -> int:
             f"dollars at risk {_money(s['totals']['dollars_at_risk_cents'])}\n"
             f"  report: {out.uri(s['batch'])}/ (lines.csv, claims.csv, summary.json)"
         )
+        if "x12" in s:
+            x12 = s["x12"]
+            print(
+                f"  X12 837P: {x12['claims']:,} claims, {x12['service_lines']:,} service lines, "
+                f"{x12['findings'].get('warning', 0):,} implementation-guide warnings "
+                "(x12_findings.csv)"
+            )
+        if "remittance" in s:
+            print(f"  835: {s['remittance']['lines_matched']:,} lines matched to a remittance")
+    if remit_run and not remit_run.remits.empty:
+        for s in finish_remits(
+            remit_run, out, config, run_id=run_id, use_history=not args.no_history
+        ):
+            matched = s["matched"]
+            print(
+                f"{s['remittance']}: 835 with {s['claim_payments']:,} claim payments, "
+                f"{s['rows']:,} lines; matched {matched.get('this run', 0):,} in this run, "
+                f"{matched.get('history', 0):,} in history, {matched.get('not matched', 0):,} "
+                f"not matched; {s['lines_flagged']:,} flagged, dollars at risk "
+                f"{_money(s['totals']['dollars_at_risk_cents'])}\n"
+                f"  report: {out.uri(s['remittance'])}/ (remit_lines.csv, flags.csv, summary.json)"
+            )
     if failures:
         print(
-            f"claims-scrub: {failures} of {len(paths)} batches could not be scrubbed; see the "
+            f"claims-scrub: {failures} of {len(named)} input files could not be read; see the "
             "messages above",
             file=sys.stderr,
         )

@@ -29,6 +29,15 @@ INTERNAL = (
     "flags_warnings",
     "paid_problem",
     "same_day_group",
+    # remittance matching (scrub.remits), working columns
+    "remit_matched",
+    "remit_flaggable",
+    "remit_line_level",
+    "remit_reversed_only",
+    "remit_reversed_cents",
+    "remit_denial",
+    "remit_denied",
+    "remit_latest_key",
 )
 
 # Policy indicators of the RVU file copied to every line report row.
@@ -72,6 +81,16 @@ REPORT = (
     "mue_status",
     "run_id",
     "run_started_at",
+    # from a matched 835 remittance (scrub.remits)
+    "remit_paid",
+    "remit_paid_code",
+    "remit_claim_status",
+    "remit_adjustments",
+    "remit_patient_responsibility",
+    "remit_sequestration",
+    "remit_remark_codes",
+    "remit_match",
+    "remit_source",
 )
 
 # An input column with one of these names is kept as input_<name>.
@@ -92,3 +111,5 @@ HISTORY = (
     "expected_allowed_cents",
     "charge_cents",
 )
+# Kept in the history store when the batch has them (older history files may not).
+HISTORY_OPTIONAL = ("line_control_number",)

@@ -38,6 +38,7 @@ from pipeline.scrub.edits import apply_edits, release_age
 from pipeline.scrub.flags import FlagCollector
 from pipeline.scrub.payment import compare_paid
 from pipeline.scrub.price import LINE_STATUSES, price_lines
+from pipeline.scrub.remits import Remittances, apply_remits
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class BatchResult:
     summary: dict[str, Any]
     outputs: dict[str, str] = field(default_factory=dict)
     history: pd.DataFrame | None = None  # this batch's lines as the history store keeps them
+    x12_findings: pd.DataFrame | None = None  # X12 input: implementation-guide findings
 
 
 def new_run_id() -> str:
@@ -70,12 +72,14 @@ def scrub_frame(
     ncci: NcciRelease | None = None,
     history_root: Destination | None = None,
     source: str | None = None,
+    remits: Remittances | None = None,
 ) -> BatchResult:
     """Scrub a batch already read into a frame of text columns.
 
     `ncci` defaults to the bundled NCCI release. With `history_root`, edits also see earlier
     batches' lines of the same patients and providers kept there (report.history); those
-    lines are never flagged again.
+    lines are never flagged again. With `remits` (this run's 835s), matched lines take their
+    paid amount from the remittance and get the remittance flags (scrub.remits).
     """
     run_id = run_id or new_run_id()
     started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -108,7 +112,13 @@ def scrub_frame(
 
     t = time.perf_counter()
     extra = FlagCollector()
+    with_remits = remits is not None and not remits.empty
+    if with_remits:
+        edited = remits.attach(edited, batch)
     compared = compare_paid(edited, extra, tolerance_cents=config.paid_tolerance_cents)
+    if with_remits:
+        tolerance = config.paid_tolerance_cents
+        compared = apply_remits(compared, extra, remits, tolerance_cents=tolerance)
     every = FlagCollector()
     for step in (priced.collector, edit_flags, extra):
         every.absorb(step)
@@ -120,6 +130,12 @@ def scrub_frame(
     summary = _summary(flagged, flags, claims, ref, config, run_id, started, batch, timings)
     summary["ncci_release"] = release_age(ncci, lines["dos"].to_numpy("datetime64[D]"))
     summary["history_lines_seen"] = 0 if history is None else len(history)
+    if with_remits:
+        matched = flagged["remit_matched"].to_numpy(bool)
+        summary["remittance"] = {
+            "lines_matched": int(matched.sum()),
+            "paid_cents": int(flagged.loc[matched, "remit_paid_cents"].fillna(0).sum()),
+        }
     out_lines = to_output(flagged, run_id=run_id, run_started_at=started)
     claims = claims.assign(run_id=run_id, run_started_at=started)
     at = flags["line_index"].to_numpy()
@@ -235,6 +251,10 @@ def write_batch(result: BatchResult, dest: Destination) -> dict[str, str]:
         "flags.parquet": dest.write_parquet("flags.parquet", to_arrow(result.flags)),
         "flags.csv": dest.write_csv("flags.csv", to_csv_table(result.flags)),
     }
+    if result.x12_findings is not None:
+        findings = to_arrow(result.x12_findings)
+        outputs["x12_findings.parquet"] = dest.write_parquet("x12_findings.parquet", findings)
+        outputs["x12_findings.csv"] = dest.write_csv("x12_findings.csv", findings)
     outputs["summary.json"] = dest.uri("summary.json")
     result.summary["outputs"] = dict(outputs)
     result.summary["timings_seconds"]["write"] = round(time.perf_counter() - t, 3)
@@ -254,6 +274,7 @@ def scrub_file(
     progress: Callable[[str], None] | None = None,
     name: str | None = None,
     use_history: bool = True,
+    remits: Remittances | None = None,
 ) -> BatchResult:
     """Read one batch file, scrub it and write its report to `out/<batch>/`.
 
@@ -277,11 +298,19 @@ def scrub_file(
         progress=progress,
         history_root=out if use_history else None,
         source=str(path),
+        remits=remits,
     )
     result.summary["input"] = str(path)
     result.summary["input_encoding"] = batch.encoding
     result.summary["malformed_rows"] = batch.malformed_rows
     result.summary["renamed_columns"] = batch.renamed_columns
+    if batch.findings is not None:  # an X12 837P file
+        result.x12_findings = batch.findings
+        severities = batch.findings["severity"].value_counts().sort_index()
+        result.summary["x12"] = {
+            **batch.details,
+            "findings": {k: int(v) for k, v in severities.items()},
+        }
     result.summary["timings_seconds"] = {
         "read": round(read_seconds, 3),
         **result.summary["timings_seconds"],

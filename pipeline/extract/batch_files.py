@@ -39,12 +39,16 @@ class BatchFile:
     encoding: str = "utf-8"
     malformed_rows: int = 0
     renamed_columns: dict[str, str] = field(default_factory=dict)
+    findings: pd.DataFrame | None = None  # X12: implementation-guide findings by segment
+    details: dict = field(default_factory=dict)  # X12: interchanges, claims, versions
 
 
 def batch_name(path: Path) -> str:
     """The report folder name of a batch: its file name without .csv, .csv.gz, .parquet."""
     name = Path(path).name
-    return re.sub(r"(\.csv|\.txt)?(\.gz)?$|\.parquet$", "", name, flags=re.IGNORECASE)
+    return re.sub(
+        r"(\.csv|\.txt|\.837|\.835|\.x12|\.edi)?(\.gz)?$|\.parquet$", "", name, flags=re.IGNORECASE
+    )
 
 
 def read_batch_file(path: Path) -> BatchFile:
@@ -54,6 +58,12 @@ def read_batch_file(path: Path) -> BatchFile:
         raise ClaimBatchError("file not found; check the path", source=str(path))
     if path.is_dir():
         raise ClaimBatchError("is a folder; pass files, or the folder alone", source=str(path))
+    from pipeline.extract.x12_envelope import is_x12
+
+    if is_x12(path):
+        from pipeline.extract.x12_837p import read_837p_batch
+
+        return read_837p_batch(path)
     lower = path.name.lower()
     try:
         if lower.endswith(".parquet"):

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.columns import HISTORY
+from pipeline.columns import HISTORY, HISTORY_OPTIONAL
 from pipeline.report.storage import Destination
 
 logger = logging.getLogger(__name__)
@@ -34,8 +34,9 @@ def history_rows(
     lines: pd.DataFrame, batch: str, run_id: str, *, key_id: str, source: str
 ) -> pd.DataFrame:
     """The columns of priced lines the history keeps (patient key hashed, no identifiers)."""
-    out = lines[list(HISTORY_COLUMNS)].copy()
-    for col in ("claim_id", "claim_line_number"):
+    optional = [c for c in HISTORY_OPTIONAL if c in lines.columns]
+    out = lines[list(HISTORY_COLUMNS) + optional].copy()
+    for col in ("claim_id", "claim_line_number", *optional):
         out[col] = out[col].astype(str)
     for col in out.columns:
         if isinstance(out[col].dtype, pd.CategoricalDtype):
@@ -135,4 +136,36 @@ def read_history(
     in_window = (past["dos"] >= start) & (past["dos"] <= end)
     past = past[mine & in_window.to_numpy(bool)].reset_index(drop=True)
     logger.info("history: %d earlier line(s) of the same patients and providers", len(past))
+    return past
+
+
+def read_history_claims(
+    root: Destination, claim_ids: set[str], *, months: set[str] | None
+) -> pd.DataFrame:
+    """Earlier batches' lines of these claims (for matching remittances), any provider.
+
+    `months` (YYYY-MM of service) limits the files read; None reads every month.
+    """
+    store = root.child("history")
+    frames = []
+    for name in store.list(""):
+        month_dir, _, file = name.partition("/")
+        if not month_dir.startswith("month=") or not file.endswith(".parquet") or "/" in file:
+            continue
+        if months is not None and month_dir[6:] not in months:
+            continue
+        try:
+            frame = pq.read_table(io.BytesIO(store.read_bytes(name) or b"")).to_pandas()
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            logger.warning("history file %s is unreadable (%s); skipped", store.uri(name), exc)
+            continue
+        if "claim_id" not in frame.columns:
+            continue
+        frame = frame[frame["claim_id"].astype(str).isin(claim_ids)]
+        if len(frame):
+            frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[*HISTORY_COLUMNS, "batch", "run_id"])
+    past = pd.concat(frames, ignore_index=True)
+    logger.info("history: %d earlier line(s) of remitted claims", len(past))
     return past

@@ -36,6 +36,8 @@ def compare_paid(
         & (out["line_status"] == "priced")
         & (paid_problem == "")
     )
+    if "remit_matched" in out:  # paid, expected and variance come from the 835 (scrub.remits)
+        has_paid = has_paid & ~out["remit_matched"].to_numpy(bool)
     deductible = out["deductible_cents"].fillna(0).to_numpy("int64")
     expected = expected_payment(allowed.fillna(0).to_numpy("int64"), deductible)
     paid = out["paid_cents"].fillna(0).to_numpy("int64")

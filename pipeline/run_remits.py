@@ -1,0 +1,109 @@
+"""The 835 side of a run: read remittances, match what batches did not, report, quarantine."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline.config import PipelineConfig
+from pipeline.errors import PipelineError
+from pipeline.extract.x12_envelope import X12FileError
+from pipeline.report.history import read_history_claims
+from pipeline.report.remit_report import remit_report, remit_summary, write_remit_report
+from pipeline.report.storage import Destination
+from pipeline.scrub.remits import Remittances, match_history
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RemitRun:
+    """The remittances read for a run, and the files that could not be read."""
+
+    remits: Remittances
+    files: list = field(default_factory=list)  # RemitFile per readable input
+    failed: list[tuple[Path, PipelineError]] = field(default_factory=list)
+
+
+def load_remits(named: list[tuple[Path, str]]) -> RemitRun:
+    """Read every 835 (path, report name); an unreadable one is kept aside with its error."""
+    from pipeline.extract.x12_835 import read_remittance
+
+    files, names, failed = [], [], []
+    for path, name in named:
+        try:
+            files.append(read_remittance(path))
+            names.append(name)
+        except PipelineError as exc:
+            failed.append((path, exc))
+    remits = Remittances.build(files, names)
+    logger.info(
+        "remittances: %d file(s) read, %d rows, %d refused",
+        len(files),
+        len(remits.rows),
+        len(failed),
+    )
+    return RemitRun(remits, files, failed)
+
+
+def finish_remits(
+    run: RemitRun,
+    out: Destination,
+    config: PipelineConfig,
+    *,
+    run_id: str,
+    use_history: bool = True,
+) -> list[dict]:
+    """Match what this run's batches did not against the history store, then write one
+    report folder per 835 file. Returns each file's summary."""
+    remits = run.remits
+    if remits.empty:
+        return []
+    if use_history:
+        rest = remits.unmatched()
+        claims = set(rest["claim_id"].astype(str))
+        if claims:
+            past = read_history_claims(out, claims, months=remits.months())
+            match_history(remits, past, tolerance_cents=config.paid_tolerance_cents)
+    summaries = []
+    for i, (name, source) in enumerate(zip(remits.names, remits.sources, strict=True)):
+        frames = remit_report(remits, i, run_id, run.files)
+        summary = remit_summary(frames, run.files[i].details, name, run_id)
+        summary["input"] = source
+        summary["paid_tolerance_cents"] = config.paid_tolerance_cents
+        write_remit_report(frames, summary, out.child(name))
+        logger.info(
+            "remittance %s: %d rows, %s, %d flagged",
+            name,
+            summary["rows"],
+            summary["matched"],
+            summary["lines_flagged"],
+        )
+        summaries.append(summary)
+    return summaries
+
+
+def quarantine(out: Destination, path: Path, exc: X12FileError, run_id: str) -> str:
+    """Record why an X12 file was refused in OUT/quarantine/<file>.json.
+
+    The file itself is not copied: it holds member ids and names. It stays where it was;
+    fix it there (or ask the sender for a new one) and rerun.
+    """
+    path = Path(path)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        digest = ""
+    record = {
+        "file": str(path),
+        "sha256": digest,
+        "reason": exc.reason,
+        "segment": exc.segment,
+        "message": str(exc),
+        "run_id": run_id,
+        "quarantined_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    return out.child("quarantine").write_json(f"{path.name}.json", record)

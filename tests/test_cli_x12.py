@@ -1,0 +1,295 @@
+"""`claims-scrub run` on an X12 837P and its 835, as a user runs it.
+
+tests/data/x12/synthetic/houston_2025-11-01.837 holds six claims; houston_2025-11-15.835 pays
+them. Fee-schedule amounts (RVU25D, CF 32.3465; Houston GPCIs 1.014/1.003/1.409, San
+Francisco 1.088/1.419/0.445):
+  99214 Houston = (1.92x1.014 + 1.80x1.003 + 0.15x1.409) x 32.3465 = 128.21
+  93000 Houston = (0.17x1.014 + 0.24x1.003 + 0.02x1.409) x 32.3465 = 14.27
+  99204 San Francisco = (2.60x1.088 + 2.21x1.419 + 0.24x0.445) x 32.3465 = 196.39
+  99213 Houston = 91.00, 99212 Houston = 56.06
+Remittance expectations (allowed - PR, less 2% sequestration when CO-253 is on the line):
+  SYN-1001/1 99214 paid as 99213 71.34: (128.21 - 18.20) = 110.01 - 2.20 = 107.81 -> 36.47 short
+  SYN-1001/2 93000 CO-97 80.00, paid 0: denied, 14.27 at risk
+  SYN-1002/1 99213 71.34 and /2 99212 43.95 (matched by code and date): paid as expected
+  SYN-1003/1 99204 117.60: (196.39 - 30.00) = 166.39 - 3.33 = 163.06 -> 45.46 short
+  SYN-1004/1 99213: 63.50, reversed (-63.50), then 71.34: net 71.34 as expected
+  SYN-1005/1 99213: reversal of 71.34 only (an earlier 835's payment taken back)
+  SYN-1006/1 anesthesia 00790, 45 minutes (MJ): carrier priced, not on the 835
+  SYN-9999: on the 835 only, not matched
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from pipeline.cli import main
+
+SYNTHETIC = Path(__file__).parent / "data" / "x12" / "synthetic"
+CLAIMS = SYNTHETIC / "houston_2025-11-01.837"
+REMITS = SYNTHETIC / "houston_2025-11-15.835"
+SECRETS = ("SYN0000001A", "SYN0000002A", "SYN0000003A", "JANE", "ROBIN", "CASEY", "19500101")
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _no_personal_data(out: Path) -> None:
+    for path in out.rglob("*"):
+        if path.suffix in (".csv", ".json"):
+            text = path.read_text()
+        elif path.suffix == ".parquet":
+            text = pq.read_table(path).to_pandas().astype(str).to_csv()
+        else:
+            continue
+        for secret in SECRETS:
+            assert secret not in text, (secret, path)
+
+
+def _check_claim_lines(lines: pd.DataFrame) -> None:
+    assert lines["claim_id"].tolist() == [
+        "SYN-1001",
+        "SYN-1001",
+        "SYN-1004",
+        "SYN-1002",
+        "SYN-1002",
+        "SYN-1003",
+        "SYN-1005",
+        "SYN-1006",
+    ]
+    assert lines["hcpcs_code"].tolist() == [
+        "99214",
+        "93000",
+        "99213",
+        "99213",
+        "99212",
+        "99204",
+        "99213",
+        "00790",
+    ]
+    assert lines["expected_allowed"].tolist() == [
+        "128.21",
+        "14.27",
+        "91.00",
+        "91.00",
+        "56.06",
+        "196.39",
+        "91.00",
+        "",
+    ]
+    assert lines["remit_paid"].tolist() == [
+        "71.34",
+        "0.00",
+        "71.34",
+        "71.34",
+        "43.95",
+        "117.60",
+        "0.00",  # reversed: nothing paid for the line any more
+        "",
+    ]
+    assert lines["remit_paid_code"].tolist() == [
+        "99213",
+        "93000",
+        "99213",
+        "99213",
+        "99212",
+        "99204",
+        "99213",
+        "",
+    ]
+    assert lines["expected_payment"].tolist() == [
+        "107.81",
+        "14.27",
+        "71.34",
+        "71.34",
+        "43.95",
+        "163.06",
+        "",
+        "",
+    ]
+    assert lines["paid_variance"].tolist() == [
+        "-36.47",
+        "-14.27",
+        "0.00",
+        "0.00",
+        "0.00",
+        "-45.46",
+        "",
+        "",
+    ]
+    assert lines["flags"].tolist() == [
+        "PAYER_DOWNCODED;REMIT_UNDERPAID",
+        "PAYER_DENIED",
+        "",
+        "",
+        "",
+        "REMIT_UNDERPAID",
+        "PAYMENT_REVERSED",
+        "ANESTHESIA_NOT_PRICED",
+    ]
+    assert lines["dollars_at_risk"].tolist() == [
+        "36.47",
+        "14.27",
+        "0.00",
+        "0.00",
+        "0.00",
+        "45.46",
+        "71.34",
+        "0.00",
+    ]
+    assert lines["remit_adjustments"].tolist()[0] == "CO-45 109.00; CO-253 1.46; PR-2 18.20"
+    assert lines["remit_match"].tolist()[3:5] == [
+        "claim id + line control number",
+        "claim id + procedure code + date of service",
+    ]
+    assert (lines["unit_basis"].tolist()[7], lines["service_unit_quantity"].tolist()[7]) == (
+        "MJ",
+        "45",
+    )
+    # SYN-1003's service facility is in San Francisco (2310C), the billing provider in Houston.
+    assert lines["pricing_locality"].tolist()[5] == "01112-05"
+
+
+def _check_remit_report(folder: Path, matched_in: str) -> None:
+    rows = _csv(folder / "remit_lines.csv")
+    assert rows["claim_id"].tolist() == [
+        "SYN-1001",
+        "SYN-1001",
+        "SYN-1002",
+        "SYN-1002",
+        "SYN-1003",
+        "SYN-1004",
+        "SYN-1004",
+        "SYN-1004",
+        "SYN-1005",
+        "SYN-9999",
+    ]
+    assert rows["matched_in"].tolist() == [matched_in] * 9 + ["not matched"]
+    assert rows["matched_batch"].tolist() == ["houston_2025-11-01"] * 9 + [""]
+    assert rows["flags"].tolist() == [
+        "PAYER_DOWNCODED;REMIT_UNDERPAID",
+        "PAYER_DENIED",
+        "",
+        "",
+        "REMIT_UNDERPAID",
+        "",
+        "",
+        "",
+        "PAYMENT_REVERSED",
+        "",
+    ]
+    assert rows["dollars_at_risk"].tolist() == [
+        "36.47",
+        "14.27",
+        "0.00",
+        "0.00",
+        "45.46",
+        "0.00",
+        "0.00",
+        "0.00",
+        "71.34",
+        "0.00",
+    ]
+    # Charge minus adjustments equals paid on every line.
+    for charge, adjusted, paid in zip(
+        rows["charge"], rows["adjustments_total"], rows["paid"], strict=True
+    ):
+        assert round(float(charge) - float(adjusted), 2) == float(paid)
+    flags = _csv(folder / "flags.csv")
+    assert flags["rule_code"].tolist() == [
+        "PAYER_DOWNCODED",
+        "REMIT_UNDERPAID",
+        "PAYER_DENIED",
+        "REMIT_UNDERPAID",
+        "PAYMENT_REVERSED",
+    ]
+    assert flags["dollars_at_risk"].tolist() == ["36.47", "36.47", "14.27", "45.46", "71.34"]
+    plb = _csv(folder / "provider_adjustments.csv")
+    assert plb[["reason", "reference", "amount"]].values.tolist() == [["L6", "SYNINT", "-2.50"]]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["totals"] == {
+        "charge_cents": 98000,
+        "paid_cents": 37557,  # BPR02 378.07 less the PLB interest of -2.50
+        "adjustments_cents": 60443,
+        "provider_adjustments_cents": -250,
+        "dollars_at_risk_cents": 16754,
+    }
+    assert summary["unbalanced_claims"] == 0
+
+
+def test_837p_and_its_835_in_one_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    out = tmp_path / "out"
+    assert main(["run", str(CLAIMS), str(REMITS), "--out", str(out), "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "houston_2025-11-01: 8 lines read, 7 priced" in printed
+    assert "X12 837P: 6 claims, 8 service lines, 0 implementation-guide warnings" in printed
+    assert "835: 7 lines matched to a remittance" in printed
+    assert (
+        "houston_2025-11-15: 835 with 8 claim payments, 10 lines; matched 9 in this run, 0 in "
+        "history, 1 not matched; 4 flagged, dollars at risk $167.54"
+    ) in printed
+    _check_claim_lines(_csv(out / "houston_2025-11-01" / "lines.csv"))
+    claims = _csv(out / "houston_2025-11-01" / "claims.csv").set_index("claim_id")
+    assert claims.loc["SYN-1001", ["paid", "dollars_at_risk"]].tolist() == ["71.34", "50.74"]
+    assert claims.loc["SYN-1004", "paid"] == "71.34"
+    _check_remit_report(out / "houston_2025-11-15", "this run")
+    _no_personal_data(out)
+
+
+def test_835_on_a_later_night_matches_the_history_store(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    out = tmp_path / "out"
+    assert main(["run", str(CLAIMS), "--out", str(out), "-q"]) == 0
+    lines = _csv(out / "houston_2025-11-01" / "lines.csv")
+    assert lines["flags"].tolist()[:7] == [""] * 7  # nothing is known about payment yet
+    assert main(["run", "--remits", str(SYNTHETIC), "--out", str(out), "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "matched 0 in this run, 9 in history, 1 not matched; 4 flagged" in printed
+    _check_remit_report(out / "houston_2025-11-15", "history")
+    _no_personal_data(out)
+
+
+def test_malformed_x12_is_quarantined_and_the_rest_goes_on(tmp_path, capsys, monkeypatch):
+    """A cut copy of the 837P and an 835 without its SE sit beside the good files."""
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(CLAIMS, inbox)
+    shutil.copy(REMITS, inbox)
+    (inbox / "cut.837").write_text(CLAIMS.read_text()[:1500])
+    broken = REMITS.read_text().replace("SE*81*0001~\n", "")
+    (inbox / "no_se.835").write_text(broken)
+    out = tmp_path / "out"
+    assert main(["run", str(inbox), "--out", str(out), "-q"]) == 1
+    captured = capsys.readouterr()
+    assert (
+        f"{inbox / 'cut.837'}: segment 59: the file ends inside segment 'SV1': no segment "
+        "terminator '~' follows: the file is truncated; ask the sender for the complete file"
+    ) in captured.err
+    assert (
+        f"{inbox / 'no_se.835'}: segment 83: transaction set '0001' (ST at segment 3) has no SE "
+        "trailer before GE at segment 83"
+    ) in captured.err
+    record = json.loads((out / "quarantine" / "cut.837.json").read_text())
+    assert (record["segment"], record["file"]) == (59, str(inbox / "cut.837"))
+    assert record["reason"].startswith("the file ends inside segment 'SV1'")
+    assert (out / "quarantine" / "no_se.835.json").exists()
+    assert not (out / "cut").exists()
+    _check_claim_lines(_csv(out / "houston_2025-11-01" / "lines.csv"))
+    _check_remit_report(out / "houston_2025-11-15", "this run")
+    assert "claims-scrub: 2 of 4 input files could not be read" in captured.err
+
+
+def test_remits_option_takes_only_835s(tmp_path, capsys):
+    code = main(["run", "--remits", str(CLAIMS), "--out", str(tmp_path)])
+    assert code == 2
+    assert (
+        f"--remits {CLAIMS}: not an X12 835 remittance (no GS*HP / ST*835 at its start); pass "
+        "claim files without --remits"
+    ) in capsys.readouterr().err

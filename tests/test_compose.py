@@ -100,7 +100,8 @@ def test_mounted_files_exist(compose):
 
 
 def test_image_is_the_locked_airflow():
-    locked = re.search(r"^apache-airflow==(\S+)$", (REPO / "requirements.lock.txt").read_text(), re.M)
+    lock = (REPO / "requirements.lock.txt").read_text()
+    locked = re.search(r"^apache-airflow==(\S+)$", lock, re.M)
     base = re.search(r"^FROM apache/airflow:(\S+?)-python", (REPO / "Dockerfile").read_text(), re.M)
     assert locked and base and base.group(1) == locked.group(1) == "3.3.2"
 

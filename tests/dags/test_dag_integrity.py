@@ -128,3 +128,30 @@ def test_refresh_emits_the_asset(dagbag):
     assert [o.name for o in dag.get_task("publish").outlets] == ["cms_reference_releases"]
     assert {t.task_id for t in dag.tasks if t.is_mapped} == {"validate", "publish"}
     assert dag.get_task("publish").trigger_rule == "all_done"
+
+
+def test_failure_message_names_the_item_and_reason():
+    from types import SimpleNamespace
+
+    from pipeline.errors import ClaimBatchError
+    from pipeline.orchestrate.airflow_support import failure_message
+
+    ti = SimpleNamespace(
+        dag_id="claims_scrub_nightly", task_id="validate", map_index=2, rendered_map_index=None
+    )
+    error = ClaimBatchError("the file is empty", source="s3://b/inbox/2025-12-01/x.csv")
+    context = {"ti": ti, "run_id": "scheduled__1", "exception": error, "item_label": "x"}
+    assert failure_message(context) == (
+        "claims_scrub_nightly run scheduled__1: task validate for x failed: "
+        "s3://b/inbox/2025-12-01/x.csv: the file is empty"
+    )
+    del context["item_label"]
+    assert "task validate for map index 2 failed" in failure_message(context)
+    ti.rendered_map_index = "x"
+    assert "task validate for x failed" in failure_message(context)
+    ti.map_index, ti.rendered_map_index = -1, None
+    del context["exception"]
+    assert failure_message(context) == (
+        "claims_scrub_nightly run scheduled__1: task validate failed: no exception recorded; "
+        "see the task log"
+    )

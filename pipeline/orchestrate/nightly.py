@@ -186,7 +186,7 @@ def scrub_partition(
     """Scrub one partition of a batch and stage its report tables in work/.
 
     Every partition task reads the batch file itself and keeps its own lines, so no copy of
-    the claim lines is staged anywhere.
+    the input batch is made in the store; only report tables are staged.
     """
     from pipeline.config import PipelineConfig
     from pipeline.extract.ncci import bundled_ncci
@@ -246,6 +246,17 @@ def _staged(work, part: int, batch: str) -> tuple[dict[str, Any], dict[str, Any]
     return tables, json.loads(summary)
 
 
+def _as_written(table):
+    """The frame a staged Parquet table was written from: text columns that were Python
+    objects become objects again, so the history file matches the CLI's column types."""
+    frame = table.to_pandas()
+    for column in (table.schema.pandas_metadata or {}).get("columns", []):
+        name = column["name"]
+        if column.get("numpy_type") == "object" and name in frame and frame[name].dtype != object:
+            frame[name] = frame[name].astype(object)
+    return frame
+
+
 def publish_batch(
     layout: Layout, batch: dict[str, Any], *, run_id: str, reference: dict[str, Any]
 ) -> dict[str, Any]:
@@ -282,7 +293,7 @@ def publish_batch(
     outputs = write_report(report, tables, summary)
     history = pa.concat_tables([t["history"] for t, _ in staged], promote_options="permissive")
     write_history(
-        history.to_pandas(), layout.history_root, history_name(batch["run_date"], batch["batch"])
+        _as_written(history), layout.history_root, history_name(batch["run_date"], batch["batch"])
     )
     quarantine = layout.claims_quarantine(batch["run_date"], batch["batch"])
     for name in quarantine.list(""):

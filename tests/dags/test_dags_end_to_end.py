@@ -13,12 +13,14 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from pipeline.cli import main
+from pipeline.columns import HISTORY
 from pipeline.extract.releases import bundled_path
 from pipeline.orchestrate import airflow_support
 from tests.conftest import batch
 from tests.pipeline.extract.test_releases import _cms_2026_zip
 
 SAMPLE = "tuva_professional_2025"
+HISTORY_COLUMNS = [*HISTORY, "batch", "run_id", "key_id", "input"]
 SAMPLE_FILE = bundled_path(f"samples/{SAMPLE}.csv.gz")
 REPORT_FILES = [
     "claims.csv",
@@ -130,6 +132,17 @@ def test_nightly_end_to_end(airflow_db, dagbag, store, s3_server, tmp_path):
         ours = without_run(f"{name}.parquet", after_first[f"{prefix}{name}.parquet"])
         theirs = without_run(f"{name}.parquet", (cli_out / SAMPLE / f"{name}.parquet").read_bytes())
         assert ours.equals(theirs), name
+    # The history the DAG keeps is the CLI's too (rows of two partitions, so sorted here).
+    key = [("claim_id", "ascending"), ("claim_line_number", "ascending")]
+    same = [c for c in HISTORY_COLUMNS if c not in ("batch", "run_id", "input")]
+    for month in ("2025-01", "2025-12"):
+        ours = pq.read_table(
+            io.BytesIO(after_first[f"history/month={month}/2025-12-01_{SAMPLE}.parquet"])
+        )
+        theirs = pq.read_table(cli_out / "history" / f"month={month}" / f"{SAMPLE}.parquet")
+        assert ours.schema.remove_metadata().equals(theirs.schema.remove_metadata()), month
+        assert ours.select(same).sort_by(key).equals(theirs.select(same).sort_by(key)), month
+        assert set(ours["input"].to_pylist()) == {summary["input"]}
 
     # A rerun of the batch rewrites its objects with the same content and nothing else.
     rerun = run_nightly(dagbag, run_date="2025-12-01", batch=SAMPLE, partition_lines=2500)

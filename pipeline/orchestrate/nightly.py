@@ -24,7 +24,7 @@ from pipeline.orchestrate.partition import assign_partitions, partition_count
 
 logger = logging.getLogger(__name__)
 
-BATCH_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".parquet")
+BATCH_SUFFIXES = (".csv", ".csv.gz", ".parquet")  # what `claims-scrub run` takes from a folder
 STAGED = ("lines", "claims", "flags", "history")
 
 

@@ -89,21 +89,27 @@ def test_nightly_end_to_end(airflow_db, dagbag, store, s3_server, tmp_path):
     client.put_object(
         Bucket=store, Key=f"inbox/2025-12-01/{SAMPLE}.csv.gz", Body=SAMPLE_FILE.read_bytes()
     )
+    other = batch({"hcpcs_code": "99213"}, {"hcpcs_code": "71046"}).to_csv(index=False)
+    client.put_object(Bucket=store, Key="inbox/2025-12-01/clinic.csv", Body=other.encode())
 
     first = run_nightly(dagbag, run_date="2025-12-01", partition_lines=2500)
     assert first.state == "success"
-    ran = states(first)
-    assert sorted(k for k in ran if k[0] == "scrub_partition") == [
-        ("scrub_partition", 0),
-        ("scrub_partition", 1),
-    ]
-    assert set(ran.values()) == {"success"}
+    assert set(states(first).values()) == {"success"}
+    labels = sorted(ti.rendered_map_index for ti in first.get_task_instances() if ti.map_index >= 0)
+    assert labels == sorted(
+        ["clinic", SAMPLE] * 2  # validate, publish
+        + ["clinic part 1/1", f"{SAMPLE} part 1/2", f"{SAMPLE} part 2/2"]  # scrub_partition
+    )
     after_first = objects(client, store)
     prefix = f"reports/2025-12-01/{SAMPLE}/"
     assert sorted(k[len(prefix) :] for k in after_first if k.startswith(prefix)) == REPORT_FILES
     assert not [k for k in after_first if k.startswith(("work/", "quarantine/"))]
     assert "reference/landing/RVU26A.zip" not in after_first
-    assert len([k for k in after_first if k.startswith("history/month=2025-")]) == 12
+    history = sorted(k for k in after_first if k.startswith("history/"))
+    assert len(history) == 13
+    assert [k for k in history if "clinic" in k] == [
+        "history/month=2025-10/2025-12-01_clinic.parquet"
+    ]
 
     summary = json.loads(after_first[prefix + "summary.json"])
     assert summary["batch"] == SAMPLE and summary["partitions"] == 2
@@ -149,6 +155,8 @@ def test_nightly_end_to_end(airflow_db, dagbag, store, s3_server, tmp_path):
     assert rerun.state == "success"
     after_rerun = objects(client, store)
     assert sorted(after_rerun) == sorted(after_first)
+    rewritten = [k for k in after_first if after_rerun[k] != after_first[k]]
+    assert rewritten and all(SAMPLE in k for k in rewritten)  # the clinic batch is untouched
     for key, data in after_first.items():
         assert without_run(key, after_rerun[key]) == without_run(key, data), key
     rerun_summary = json.loads(after_rerun[prefix + "summary.json"])

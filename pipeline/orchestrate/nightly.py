@@ -345,3 +345,33 @@ def finish_run(
             "see the failed tasks (and quarantine/claims/) and rerun each with the batch parameter"
         )
     return summary
+
+
+def run_day(
+    layout: Layout, run_date: str, *, batch: str = "", partition_lines: int, run_id: str
+) -> dict[str, Any]:
+    """The nightly DAG's steps one after another in this process (`claims-scrub nightly`).
+
+    Published releases are used as in the DAG; there is no Airflow asset event to record.
+    A batch that fails is logged and quarantined as in the DAG; the others go on. Returns
+    the run's totals plus `failed`, the batches that got no report.
+    """
+    from pipeline.orchestrate.reference import published_releases
+
+    run = {"run_date": check_run_date(run_date), "batch": batch}
+    reference = {"published": published_releases(layout), "asset_event": None}
+    listed = list_new_batches(layout, run_date, batch)
+    published = []
+    for entry in listed:
+        try:
+            prepared = extract_and_validate(
+                layout, entry, partition_lines=partition_lines, run_id=run_id
+            )
+            for part in plan_partitions([prepared]):
+                scrub_partition(layout, part, run_id=run_id, reference=reference)
+            published.append(publish_batch(layout, prepared, run_id=run_id, reference=reference))
+        except PipelineError as exc:
+            logger.error("batch %s got no report: %s", entry["batch"], exc)
+    summary = finish_run(run, published, published)
+    done = {p["batch"] for p in published}
+    return {**summary, "failed": [b["batch"] for b in listed if b["batch"] not in done]}

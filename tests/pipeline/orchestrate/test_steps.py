@@ -219,3 +219,31 @@ def test_merge_tables_restores_order_and_ranks():
     assert merged["flags"]["input_row"].to_pylist() == [2, 4, 4]
     assert merged["claims"]["claim_id"].to_pylist() == ["a", "c", "b"]
     assert merged["claims"]["rank"].to_pylist() == [1, 2, 3]
+
+
+def test_cli_nightly_runs_the_same_steps(layout, capsys, caplog):
+    from pipeline.cli import main
+
+    drop(layout, "bad.csv", "x,y\n1,2\n")
+    drop(layout, "good.csv", batch({"hcpcs_code": "99213"}).to_csv(index=False))
+    store = layout.root.root
+    assert main(["nightly", "--store", store, "--date", DAY, "--run-id", "cli-1"]) == 1
+    captured = capsys.readouterr()
+    assert "2025-12-01: 1 batch(es) scrubbed, 1 lines, dollars at risk $0.00" in captured.out
+    assert "claims-scrub: no report for bad; see the messages above" in captured.err
+    assert any(
+        r.getMessage().startswith("batch bad got no report: ")
+        and "the first row names none of the required columns" in r.getMessage()
+        for r in caplog.records
+    )
+    summary = json.loads(layout.report(DAY, "good").read_bytes("summary.json"))
+    assert (summary["run_id"], summary["lines_read"], summary["reference"]["published"]) == (
+        "cli-1",
+        1,
+        [],
+    )
+    assert layout.claims_quarantine(DAY, "bad").list("") == ["bad.csv", "reason.json"]
+    assert main(["nightly", "--store", store, "--date", DAY, "--batch", "good"]) == 0
+    assert "1 batch(es) scrubbed" in capsys.readouterr().out
+    assert main(["nightly", "--store", store, "--date", "2025-13-01"]) == 2
+    assert "run date '2025-13-01' is not a calendar date" in capsys.readouterr().err

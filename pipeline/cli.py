@@ -93,6 +93,19 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="an extra CMS RVU release (RVUxxX.zip or its folder); repeatable",
     )
+    day = sub.add_parser(
+        "nightly",
+        help="scrub a day's inbox in the object store as the Airflow DAG does, without Airflow",
+    )
+    day.add_argument("--date", required=True, help="run date YYYY-MM-DD (inbox/<date>/)")
+    day.add_argument(
+        "--store", help="s3://bucket[/prefix] or a folder (default CLAIMS_PIPELINE_STORE)"
+    )
+    day.add_argument(
+        "--batch", default="", help="redo only this batch (file name without extension)"
+    )
+    day.add_argument("--partition-lines", type=int, help="split batches above this many lines")
+    day.add_argument("--run-id", help="run identifier stamped on every output (default: time)")
     return parser
 
 
@@ -334,12 +347,43 @@ def explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def nightly(args: argparse.Namespace) -> int:
+    from pipeline.orchestrate.layout import Layout
+    from pipeline.orchestrate.nightly import run_day
+    from pipeline.orchestrate.settings import Settings
+    from pipeline.run import new_run_id
+
+    settings = Settings.from_env()
+    layout = Layout.at(args.store or settings.store)
+    result = run_day(
+        layout,
+        args.date,
+        batch=args.batch,
+        partition_lines=args.partition_lines or settings.partition_lines,
+        run_id=args.run_id or new_run_id(),
+    )
+    print(
+        f"{result['run_date']}: {result['batches']} batch(es) scrubbed, {result['lines']:,} "
+        f"lines, dollars at risk {_money(result['dollars_at_risk_cents'])}; reports in "
+        f"{layout.reports(result['run_date']).uri('')}"
+    )
+    if result["failed"]:
+        print(
+            f"claims-scrub: no report for {', '.join(result['failed'])}; see the messages above "
+            f"and {layout.root.uri('quarantine/claims/' + result['run_date'])}/",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(logging.WARNING)
     try:
-        return {"run": run, "releases": releases, "explain": explain}[args.command](args)
+        commands = {"run": run, "releases": releases, "explain": explain, "nightly": nightly}
+        return commands[args.command](args)
     except PipelineError as exc:
         print(f"claims-scrub: {exc}", file=sys.stderr)
         return 2

@@ -108,7 +108,11 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
 
 def to_csv_table(frame: pd.DataFrame) -> pa.Table:
     """CSV view of a report frame: exact decimals as text and lists joined with ';'."""
-    table = to_arrow(frame)
+    return csv_view(to_arrow(frame))
+
+
+def csv_view(table: pa.Table) -> pa.Table:
+    """CSV view of a report table made by `to_arrow`: lists joined with ';'."""
     for i, field in enumerate(table.schema):
         if pa.types.is_list(field.type):
             table = table.set_column(i, field.name, pc.binary_join(table.column(i), ";"))

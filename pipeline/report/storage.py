@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,11 @@ from pipeline.errors import StorageError
 logger = logging.getLogger(__name__)
 
 S3_HINT = "; check AWS_ENDPOINT_URL, the AWS credentials and that the bucket exists"
+
+# Set by `s3_client_from` (e.g. to a client built from an Airflow connection at task run time).
+_client_factory: ContextVar[Callable[[], Any] | None] = ContextVar(
+    "s3_client_factory", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -131,8 +139,21 @@ class Destination:
         return self.write_bytes(name, (json.dumps(payload, indent=2, default=str) + "\n").encode())
 
 
+@contextmanager
+def s3_client_from(factory: Callable[[], Any]) -> Iterator[None]:
+    """Within the block, s3:// destinations use the boto3 client that `factory` returns."""
+    token = _client_factory.set(factory)
+    try:
+        yield
+    finally:
+        _client_factory.reset(token)
+
+
 def _s3_client():
-    """A boto3 S3 client configured from the standard AWS environment variables."""
+    """The S3 client set by `s3_client_from`, else one from the standard AWS variables."""
+    factory = _client_factory.get()
+    if factory is not None:
+        return factory()
     import boto3
     from botocore.config import Config
 

@@ -24,7 +24,10 @@ from pipeline.orchestrate.partition import assign_partitions, partition_count
 
 logger = logging.getLogger(__name__)
 
-BATCH_SUFFIXES = (".csv", ".csv.gz", ".parquet")  # what `claims-scrub run` takes from a folder
+# What the inbox takes: claim batches as CSV or Parquet, and X12 837P claim files (read by
+# content; an 835 remittance there is refused with its reason: match those with
+# `claims-scrub run --remits`).
+BATCH_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".837", ".x12", ".edi")
 STAGED = ("lines", "claims", "flags", "history")
 
 
@@ -49,7 +52,8 @@ def inbox_batches(layout: Layout, run_date: str, batch: str = "") -> list[dict[s
     for name in inbox.list(""):
         if "/" in name or not name.lower().endswith(BATCH_SUFFIXES):
             logger.warning(
-                "%s is not a batch file (.csv, .csv.gz, .parquet); skipped", inbox.uri(name)
+                "%s is not a batch file (.csv, .csv.gz, .parquet, X12 .837/.x12/.edi); skipped",
+                inbox.uri(name),
             )
             continue
         stem = batch_name(Path(name))

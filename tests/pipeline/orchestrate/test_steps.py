@@ -156,6 +156,21 @@ def test_steps_scrub_publish_and_rerun(layout):
         publish_batch(layout, prepared, run_id="r2", reference=reference)
 
 
+def test_x12_837p_claims_are_scrubbed_from_the_inbox(layout):
+    from pathlib import Path
+
+    sample = Path(__file__).parents[2] / "data/x12/synthetic/houston_2025-11-01.837"
+    drop(layout, "houston.837", sample.read_bytes())
+    (listed,) = list_new_batches(layout, DAY)
+    prepared = extract_and_validate(layout, listed, partition_lines=100, run_id="x1")
+    reference = {"published": [], "asset_event": None}
+    for part in plan_partitions([prepared]):
+        scrub_partition(layout, part, run_id="x1", reference=reference)
+    published = publish_batch(layout, prepared, run_id="x1", reference=reference)
+    # the same 8 service lines and allowed total as `claims-scrub run` on this file
+    assert (published["lines"], published["expected_allowed_cents"]) == (8, 66793)
+
+
 def test_finish_names_the_batches_without_report():
     listed = [{"batch": "a"}, {"batch": "b"}, {"batch": "c"}]
     published = [{"batch": "b", "lines": 3, "dollars_at_risk_cents": 5}]

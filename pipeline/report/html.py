@@ -35,7 +35,8 @@ table.sortable th { cursor: pointer; user-select: none; }
 th[aria-sort="ascending"]::after { content: " \\25B2"; }
 th[aria-sort="descending"]::after { content: " \\25BC"; }
 td.num, th.num { text-align: right; white-space: nowrap; }
-td.wrap { min-width: 220px; max-width: 420px; }
+td.wrap { min-width: 200px; max-width: 420px; }
+td.wrap div + div { margin-top: 3px; padding-top: 3px; border-top: 1px dotted #bcccdc; }
 tr.error td:first-child { border-left: 4px solid #d64545; }
 tr.warning td:first-child { border-left: 4px solid #f0b429; }
 img.chart { max-width: 100%; border: 1px solid #d9e2ec; margin: 8px 0; }
@@ -102,7 +103,7 @@ class Column:
 
     name: str
     label: str
-    kind: str = "text"  # text, wrap, int, money, pct
+    kind: str = "text"  # text, wrap, lines, int, money, pct
 
     def cell(self, value: Any) -> str:
         if self.kind == "money":
@@ -116,6 +117,12 @@ class Column:
             raw = "" if value is None or pd.isna(value) else f"{float(value):.6f}"
             shown = f"{float(value):.1f}%" if raw else ""
             return f'<td class="num" data-v="{raw}">{shown}</td>'
+        if self.kind == "lines":  # one entry per line: lists, or text joined with " | "
+            items = list(value) if isinstance(value, list | tuple) else esc(value).split(" | ")
+            shown = "".join(
+                f"<div>{esc(i) if isinstance(value, list | tuple) else i}</div>" for i in items
+            )
+            return f'<td class="wrap">{shown}</td>'
         cls = ' class="wrap"' if self.kind == "wrap" else ""
         return f"<td{cls}>{esc(value)}</td>"
 

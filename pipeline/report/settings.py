@@ -26,8 +26,11 @@ def report_settings() -> dict[str, Any]:
 class FixRules:
     recovers_all: frozenset[str]
     fixes: dict[str, str]
+    fixes_em: dict[str, str]
 
-    def fix_template(self, rule_code: str) -> str:
+    def fix_template(self, rule_code: str, *, em: bool = False) -> str:
+        if em and rule_code in self.fixes_em:
+            return self.fixes_em[rule_code]
         return self.fixes.get(rule_code) or rule_catalog()[rule_code].action
 
 
@@ -35,8 +38,11 @@ class FixRules:
 def fix_rules() -> FixRules:
     """Which rules' fixes recover their dollars, and the fix sentence of each rule."""
     raw = _load("fixes.yaml")
-    rules = FixRules(frozenset(raw["recovers_all"]), dict(raw["fixes"]))
-    unknown = sorted((rules.recovers_all | set(rules.fixes)) - set(rule_catalog()))
+    rules = FixRules(
+        frozenset(raw["recovers_all"]), dict(raw["fixes"]), dict(raw.get("fixes_em") or {})
+    )
+    named = rules.recovers_all | set(rules.fixes) | set(rules.fixes_em)
+    unknown = sorted(named - set(rule_catalog()))
     if unknown:
         raise ValueError(
             f"pipeline/report/fixes.yaml names rule codes not in rule_catalog.yaml: {unknown}; "

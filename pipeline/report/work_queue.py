@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from pipeline.report.html import Column, cards, money, page, table
 from pipeline.report.settings import fix_rules
-from pipeline.scrub.rules import rule_catalog
+from pipeline.scrub.rules import edit_rules, rule_catalog
 
 ACTIONABLE = ("warning", "error")
 COLUMNS = (
@@ -58,6 +58,18 @@ def _render(template: str, fields: dict[str, pd.Series]) -> pd.Series:
     return out
 
 
+def is_em(codes: np.ndarray) -> np.ndarray:
+    """Evaluation and management codes (edit_rules.yaml), checked once per distinct code."""
+    rules = edit_rules()["evaluation_and_management"]
+    ids, uniques = pd.factorize(pd.Series(codes, dtype=object).fillna(""))
+    uniques = np.asarray(uniques, dtype=object)
+    hit = np.isin(uniques, list(rules["codes"]))
+    lengths = np.array([len(c) for c in uniques], dtype="int64")
+    for low, high in rules["ranges"]:
+        hit |= (lengths == len(low)) & (uniques >= low) & (uniques <= high)
+    return hit[ids] if len(ids) else np.zeros(0, dtype=bool)
+
+
 def _per_line(
     values: pd.Series, offsets: np.ndarray, sep: str | None
 ) -> pd.arrays.ArrowExtensionArray:
@@ -91,11 +103,12 @@ def build_work_queue(
         "line": lines["claim_line_number"].astype("string").to_numpy()[act["pos"].to_numpy()],
         "code": lines["procedure_code"].astype("string").to_numpy()[act["pos"].to_numpy()],
     }
+    em = is_em(fields["code"])
     fix = pd.Series("", index=act.index, dtype="string")
-    for code, idx in act.groupby("rule_code", sort=False).groups.items():
+    for (code, on_em), idx in act.groupby(["rule_code", em], sort=False).groups.items():
         sel = act.index.get_indexer(idx)
         fix.iloc[sel] = _render(
-            rules.fix_template(code),
+            rules.fix_template(code, em=bool(on_em)),
             {k: pd.Series(v[sel], index=idx, dtype="string") for k, v in fields.items()},
         ).to_numpy()
     act = act.assign(fix=fix.to_numpy())
@@ -244,13 +257,13 @@ def queue_page(
                 Column("date_of_service", "date"),
                 Column("procedure_code", "code"),
                 Column("modifiers", "mods"),
-                Column("flags", "flags"),
-                Column("reason", "reason", "wrap"),
-                Column("fix", "fix", "wrap"),
                 Column("dollars_at_risk_cents", "at risk", "money"),
                 Column("dollars_recovered_cents", "recovered", "money"),
                 Column("claim_dollars_at_risk_cents", "claim at risk", "money"),
-                Column("risk_note", "denial pattern", "wrap"),
+                Column("flags", "flags", "lines"),
+                Column("reason", "reason", "lines"),
+                Column("fix", "fix", "lines"),
+                Column("risk_note", "denial pattern", "lines"),
             ],
             table_id="queue",
             row_class="worst_severity",

@@ -48,11 +48,11 @@ COLUMNS = (
 _PLACEHOLDER = re.compile(r"\{(line|code)\}")
 
 
-def _render(template: str, fields: dict[str, pd.Series]) -> pd.Series:
-    """Fill {line} and {code} in a fix sentence for many flags at once."""
+def _render(template: str, **fields: np.ndarray) -> np.ndarray:
+    """Fill {line} and {code} of a fix sentence for many flags at once (object arrays)."""
     parts = _PLACEHOLDER.split(template)
-    index = next(iter(fields.values())).index
-    out = pd.Series(parts[0], index=index, dtype="string")
+    size = len(next(iter(fields.values())))
+    out = np.full(size, parts[0], dtype=object)
     for i in range(1, len(parts), 2):
         out = out + fields[parts[i]] + parts[i + 1]
     return out
@@ -70,13 +70,21 @@ def is_em(codes: np.ndarray) -> np.ndarray:
     return hit[ids] if len(ids) else np.zeros(0, dtype=bool)
 
 
-def _per_line(
-    values: pd.Series, offsets: np.ndarray, sep: str | None
-) -> pd.arrays.ArrowExtensionArray:
-    """Values already ordered by line, as one list (or `sep`-joined text) per line."""
-    items = pa.array(values.astype(object).to_numpy(), type=pa.string())
-    lists = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), items)
-    return pd.arrays.ArrowExtensionArray(pc.binary_join(lists, sep) if sep else lists)
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """A text column as an Arrow string array (no copy through Python objects if Arrow-backed)."""
+    if isinstance(values.dtype, pd.StringDtype | pd.ArrowDtype):
+        out = pa.array(values.array)
+        if isinstance(out, pa.ChunkedArray):
+            out = out.combine_chunks()
+        return out.cast(pa.string()) if out.type != pa.string() else out
+    return pa.array(values.to_numpy(object), type=pa.string())
+
+
+def _lists(items: pa.Array, at: np.ndarray, n: int) -> pa.ListArray:
+    """Items already ordered by line (`at`: their line), as one list per line 0..n-1."""
+    offsets = np.zeros(n + 1, dtype="int32")
+    np.cumsum(np.bincount(at, minlength=n)[:n], out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), items)
 
 
 def build_work_queue(
@@ -89,90 +97,82 @@ def build_work_queue(
     n = len(lines)
     rules = fix_rules()
     pos = pd.Index(lines["input_row"]).get_indexer(flags["input_row"])
-    act = flags[flags["severity"].isin(ACTIONABLE).to_numpy()].assign(
-        pos=pos[flags["severity"].isin(ACTIONABLE).to_numpy()]
-    )
-    act = act.assign(
-        dollars=act["dollars_at_risk_cents"].to_numpy("int64"),
-        recovers=act["rule_code"].isin(rules.recovers_all).to_numpy(),
-        order=np.arange(len(act)),
-    )
+    idx = np.flatnonzero(flags["severity"].isin(ACTIONABLE).to_numpy())
+    dollars = flags["dollars_at_risk_cents"].to_numpy("int64")[idx]
     # Within a line: the flag with the most dollars first (the line's primary flag).
-    act = act.sort_values(["pos", "dollars", "order"], ascending=[True, False, True])
-    fields = {
-        "line": lines["claim_line_number"].astype("string").to_numpy()[act["pos"].to_numpy()],
-        "code": lines["procedure_code"].astype("string").to_numpy()[act["pos"].to_numpy()],
-    }
-    em = is_em(fields["code"])
-    fix = pd.Series("", index=act.index, dtype="string")
-    for (code, on_em), idx in act.groupby(["rule_code", em], sort=False).groups.items():
-        sel = act.index.get_indexer(idx)
-        fix.iloc[sel] = _render(
-            rules.fix_template(code, em=bool(on_em)),
-            {k: pd.Series(v[sel], index=idx, dtype="string") for k, v in fields.items()},
-        ).to_numpy()
-    act = act.assign(fix=fix.to_numpy())
-    counts = np.bincount(act["pos"].to_numpy("int64"), minlength=n)
-    offsets = np.zeros(n + 1, dtype="int64")
-    np.cumsum(counts, out=offsets[1:])
-    fixes = act[["pos", "fix"]].drop_duplicates()
-    fix_offsets = np.zeros(n + 1, dtype="int64")
-    np.cumsum(np.bincount(fixes["pos"].to_numpy("int64"), minlength=n), out=fix_offsets[1:])
+    perm = np.lexsort((np.arange(len(idx)), -dollars, pos[idx]))
+    sel, at, dollars = idx[perm], pos[idx][perm].astype("int64"), dollars[perm]
+    rule = flags["rule_code"].to_numpy(object)[sel]
+
+    line_no = lines["claim_line_number"].fillna("").astype(str).to_numpy(object)[at]
+    code = lines["procedure_code"].fillna("").astype(str).to_numpy(object)[at]
+    rule_id, rule_names = pd.factorize(rule)
+    group = rule_id * 2 + is_em(code)  # one fix sentence per rule, E/M or not
+    fix = np.empty(len(sel), dtype=object)
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])[: len(sel)]
+    for start, end in zip(starts, np.r_[starts[1:], len(sel)][: len(starts)], strict=True):
+        part = order[start:end]
+        g = int(group[part[0]])
+        template = rules.fix_template(rule_names[g // 2], em=bool(g % 2))
+        fix[part] = _render(template, line=line_no[part], code=code[part])
+    unique_fix = ~pd.DataFrame({"at": at, "fix": fix}).duplicated().to_numpy()
+
+    counts = np.bincount(at, minlength=n)[:n]
     recovered = np.zeros(n, dtype="int64")
-    np.maximum.at(
-        recovered, act["pos"].to_numpy("int64"), np.where(act["recovers"], act["dollars"], 0)
-    )
+    np.maximum.at(recovered, at, np.where(np.isin(rule, list(rules.recovers_all)), dollars, 0))
+    first = np.zeros(n + 1, dtype="int64")
+    np.cumsum(counts, out=first[1:])
     primary = np.full(n, "", dtype=object)
-    has = counts > 0
-    primary[has] = act["rule_code"].to_numpy(object)[offsets[:-1][has]]
+    primary[counts > 0] = rule[first[:-1][counts > 0]]
+    per_line = {
+        "flags": _lists(pa.array(rule, type=pa.string()), at, n),
+        "reason": pc.binary_join(_lists(_arrow_text(flags["reason"]).take(sel), at, n), " | "),
+        "fix": pc.binary_join(
+            _lists(pa.array(fix[unique_fix], type=pa.string()), at[unique_fix], n), " | "
+        ),
+    }
 
     notes = (
-        pd.Series("", index=lines.index, dtype="string")
+        np.full(n, "", dtype=object)
         if risk_notes is None
-        else risk_notes.astype("string").fillna("")
+        else risk_notes.fillna("").astype(str).to_numpy(object)
     )
     at_risk = lines["dollars_at_risk_cents"].fillna(0).to_numpy("int64")
-    queue = pd.DataFrame(
+    recovered = np.minimum(recovered, at_risk)
+    rows = np.flatnonzero((counts > 0) | (at_risk > 0) | (notes != ""))
+    # Claims by dollars at risk, then dollars recovered, then claim id; lines in input order.
+    claim, _ = pd.factorize(lines["claim_id"].to_numpy(object)[rows], sort=True)
+    claim_risk = np.bincount(claim, weights=at_risk[rows]).astype("int64")
+    claim_rec = np.bincount(claim, weights=recovered[rows]).astype("int64")
+    input_row = lines["input_row"].to_numpy("int64")[rows]
+    perm = np.lexsort((input_row, claim, -claim_rec[claim], -claim_risk[claim]))
+    rows, claim = rows[perm], claim[perm]
+
+    def take(col: str) -> object:
+        return lines[col].array.take(rows)
+
+    first_of_claim = np.r_[True, claim[1:] != claim[:-1]] if len(rows) else np.zeros(0, bool)
+    return pd.DataFrame(
         {
-            "claim_id": lines["claim_id"].to_numpy(object),
-            "claim_line_number": lines["claim_line_number"].to_numpy(object),
-            "input_row": lines["input_row"].to_numpy("int64"),
-            "payer": lines["payer"].fillna("").to_numpy(object),
-            "provider_npi": lines["provider_npi"].fillna("").to_numpy(object),
-            "date_of_service": lines["date_of_service"].to_numpy(),
-            "procedure_code": lines["procedure_code"].to_numpy(object),
-            "modifiers": lines["modifiers"].to_numpy(object),
-            "line_status": lines["line_status"].to_numpy(object),
-            "worst_severity": lines["worst_severity"].to_numpy(object),
-            "flags": _per_line(act["rule_code"], offsets, None),
-            "primary_flag": primary,
-            "reason": _per_line(act["reason"], offsets, " | "),
-            "fix": _per_line(fixes["fix"], fix_offsets, " | "),
-            "billed_cents": lines["billed_cents"].to_numpy(),
-            "expected_allowed_cents": lines["expected_allowed_cents"].to_numpy(),
-            "dollars_at_risk_cents": at_risk,
-            "dollars_recovered_cents": np.minimum(recovered, at_risk),
-            "risk_note": notes.to_numpy(object),
-            "run_id": lines["run_id"].to_numpy(object),
-            "run_started_at": lines["run_started_at"].to_numpy(object),
+            "queue_rank": np.cumsum(first_of_claim),
+            **{c: take(c) for c in ("claim_id", "claim_line_number", "input_row")},
+            "payer": lines["payer"].fillna("").array.take(rows),
+            "provider_npi": lines["provider_npi"].fillna("").array.take(rows),
+            **{c: take(c) for c in ("date_of_service", "procedure_code", "modifiers")},
+            **{c: take(c) for c in ("line_status", "worst_severity")},
+            "flags": pd.arrays.ArrowExtensionArray(per_line["flags"].take(rows)),
+            "primary_flag": primary[rows],
+            "reason": pd.arrays.ArrowExtensionArray(per_line["reason"].take(rows)),
+            "fix": pd.arrays.ArrowExtensionArray(per_line["fix"].take(rows)),
+            **{c: take(c) for c in ("billed_cents", "expected_allowed_cents")},
+            "dollars_at_risk_cents": at_risk[rows],
+            "dollars_recovered_cents": recovered[rows],
+            "claim_dollars_at_risk_cents": claim_risk[claim],
+            "risk_note": notes[rows],
+            **{c: take(c) for c in ("run_id", "run_started_at")},
         }
     )
-    queue = queue[(counts > 0) | (at_risk > 0) | (queue["risk_note"] != "").to_numpy()]
-    claim_total = queue.groupby("claim_id", sort=False)["dollars_at_risk_cents"].transform("sum")
-    claim_recovered = queue.groupby("claim_id", sort=False)["dollars_recovered_cents"].transform(
-        "sum"
-    )
-    queue = queue.assign(
-        claim_dollars_at_risk_cents=claim_total.to_numpy("int64"),
-        _rec=claim_recovered.to_numpy("int64"),
-    ).sort_values(
-        ["claim_dollars_at_risk_cents", "_rec", "claim_id", "input_row"],
-        ascending=[False, False, True, True],
-        kind="stable",
-    )
-    first = ~queue["claim_id"].duplicated().to_numpy()
-    queue["queue_rank"] = np.cumsum(first)
-    return queue[list(COLUMNS)].reset_index(drop=True)
 
 
 def totals(queue: pd.DataFrame) -> dict[str, pd.DataFrame]:

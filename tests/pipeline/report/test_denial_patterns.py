@@ -75,6 +75,8 @@ def seed_history(root) -> None:
         + remit(JE, "93000", ["rt", "59"], "CO", "97", days[3:]),
         mods_type=pa.list_(pa.string()),
     )
+    # Named like the claim batch: a rerun of that batch must not delete it.
+    write_remittance(root, "2025-09/tonight.parquet", remit(JE, "99215", "", "CO", "50", days[:1]))
     bad = root / "history" / "remittance" / "broken.parquet"
     pq.write_table(pa.table({"payer": [JE]}), bad)
 
@@ -117,7 +119,8 @@ def test_patterns_note_matching_new_claims(tmp_path, reference, config, caplog):
         ["2025-08-28", "2025-09-01"],
         ["2025-08-28", "2025-09-01"],
     ]
-    assert result.summary["denial_patterns"] == {"counted": 3, "shown": 2}
+    assert result.summary["denial_patterns"] == {"counted": 4, "shown": 2}
+    assert (root / "history" / "remittance" / "2025-09" / "tonight.parquet").exists()
 
     queue = pd.read_parquet(root / "tonight" / "work_queue.parquet").set_index("claim_id")
     note = "denied 5x by this payer for CO-97 (2025-08-28 to 2025-09-01)"
@@ -139,7 +142,7 @@ def test_threshold_is_data(tmp_path, reference, config, monkeypatch):
     settings["denial_patterns"]["min_denials"] = 4
     monkeypatch.setattr(audiences, "report_settings", lambda: settings)
     result = scrub_file(claims(tmp_path), reference, config, Destination(str(root)))
-    assert result.summary["denial_patterns"] == {"counted": 3, "shown": 3}
+    assert result.summary["denial_patterns"] == {"counted": 4, "shown": 3}
     queue = pd.read_parquet(root / "tonight" / "work_queue.parquet").set_index("claim_id")
     assert queue.loc["N2", "risk_note"] == (
         "denied 4x by this payer for CO-16 (2025-08-28 to 2025-08-31)"

@@ -20,31 +20,6 @@ from pipeline.report.settings import fix_rules
 from pipeline.scrub.rules import edit_rules, rule_catalog
 
 ACTIONABLE = ("warning", "error")
-COLUMNS = (
-    "queue_rank",
-    "claim_id",
-    "claim_line_number",
-    "input_row",
-    "payer",
-    "provider_npi",
-    "date_of_service",
-    "procedure_code",
-    "modifiers",
-    "line_status",
-    "worst_severity",
-    "flags",
-    "primary_flag",
-    "reason",
-    "fix",
-    "billed_cents",
-    "expected_allowed_cents",
-    "dollars_at_risk_cents",
-    "dollars_recovered_cents",
-    "claim_dollars_at_risk_cents",
-    "risk_note",
-    "run_id",
-    "run_started_at",
-)
 _PLACEHOLDER = re.compile(r"\{(line|code)\}")
 
 

@@ -83,6 +83,31 @@ def test_work_queue_dollars_equal_the_line_reports_flagged_dollars(sample_report
         Decimal("322.42"),
     )
     assert not {"patient_id", "member_id", "patient_key"} & set(queue.columns)
+    assert list(queue.columns) == [
+        "queue_rank",
+        "claim_id",
+        "claim_line_number",
+        "input_row",
+        "payer",
+        "provider_npi",
+        "date_of_service",
+        "procedure_code",
+        "modifiers",
+        "line_status",
+        "worst_severity",
+        "flags",
+        "primary_flag",
+        "reason",
+        "fix",
+        "billed",
+        "expected_allowed",
+        "dollars_at_risk",
+        "dollars_recovered",
+        "claim_dollars_at_risk",
+        "risk_note",
+        "run_id",
+        "run_started_at",
+    ]  # as documented in docs/reports.md
 
 
 def test_finance_totals_equal_the_line_report_sums(sample_report):

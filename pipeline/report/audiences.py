@@ -12,6 +12,8 @@ import time
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.report import finance, run_health, work_queue
 from pipeline.report.denial_patterns import (
@@ -20,7 +22,7 @@ from pipeline.report.denial_patterns import (
     risk_notes,
     shown_patterns,
 )
-from pipeline.report.line_report import to_arrow, to_csv_table
+from pipeline.report.line_report import to_arrow
 from pipeline.report.manifest import RecordingDestination
 from pipeline.report.settings import report_settings
 from pipeline.report.stamp import stamp, with_stamp
@@ -30,6 +32,14 @@ if TYPE_CHECKING:
     from pipeline.run import BatchResult
 
 logger = logging.getLogger(__name__)
+
+
+def _csv_view(table: pa.Table) -> pa.Table:
+    """The CSV form of a report table: list columns joined with ';' (as the line report)."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_list(field.type):
+            table = table.set_column(i, field.name, pc.binary_join(table.column(i), ";"))
+    return table
 
 
 def write_audience_reports(
@@ -50,27 +60,37 @@ def write_audience_reports(
         remit if remit is not None else pd.DataFrame(), lookback_days=rules["lookback_days"]
     )
     patterns = shown_patterns(counts, min_denials=rules["min_denials"])
-    queue = work_queue.build_work_queue(lines, flags, risk_notes(lines, patterns))
-    sums = work_queue.totals(queue)
-    summary = finance.finance_summary(lines, flags)
     outputs: dict[str, str] = {}
 
     def tables(stem: str, frame: pd.DataFrame) -> None:
-        outputs[f"{stem}.parquet"] = dest.write_parquet(
-            f"{stem}.parquet", with_stamp(to_arrow(frame), st)
-        )
-        outputs[f"{stem}.csv"] = dest.write_csv(f"{stem}.csv", to_csv_table(frame))
+        table = with_stamp(to_arrow(frame), st)  # converted once for Parquet and CSV
+        outputs[f"{stem}.parquet"] = dest.write_parquet(f"{stem}.parquet", table)
+        outputs[f"{stem}.csv"] = dest.write_csv(f"{stem}.csv", _csv_view(table))
 
     def page(name: str, text: str) -> None:
         outputs[name] = dest.write_bytes(name, text.encode("utf-8"))
 
+    queue = work_queue.build_work_queue(lines, flags, risk_notes(lines, patterns))
+    result.summary["work_queue"] = {
+        "claims": int(queue["claim_id"].nunique()),
+        "lines": len(queue),
+        "dollars_at_risk_cents": int(queue["dollars_at_risk_cents"].sum()),
+        "dollars_recovered_cents": int(queue["dollars_recovered_cents"].sum()),
+        "lines_matching_denial_patterns": int((queue["risk_note"] != "").sum()),
+    }
     tables("work_queue", queue)
     page(
         "work_queue.html",
         work_queue.queue_page(
-            queue, sums, patterns, st, max_rows=settings["work_queue"]["html_max_rows"]
+            queue,
+            work_queue.totals(queue),
+            patterns,
+            st,
+            max_rows=settings["work_queue"]["html_max_rows"],
         ),
     )
+    del queue  # a large batch's queue is big: free it before the next report
+    summary = finance.finance_summary(lines, flags)
     tables("finance_summary", summary)
     page(
         "finance.html",
@@ -81,16 +101,11 @@ def write_audience_reports(
             max_rows=settings["finance"]["html_max_rows"],
         ),
     )
+    finance_rows = len(summary)
+    del summary
     stamped = patterns.assign(run_id=st["run_id"], run_started_at=st["run_started_at"])
     tables("denial_patterns", stamped)
 
-    result.summary["work_queue"] = {
-        "claims": int(queue["claim_id"].nunique()),
-        "lines": len(queue),
-        "dollars_at_risk_cents": int(queue["dollars_at_risk_cents"].sum()),
-        "dollars_recovered_cents": int(queue["dollars_recovered_cents"].sum()),
-        "lines_matching_denial_patterns": int((queue["risk_note"] != "").sum()),
-    }
     result.summary["denial_patterns"] = {"counted": len(counts), "shown": len(patterns)}
     result.summary["timings_seconds"]["reports"] = round(time.perf_counter() - t, 3)
 
@@ -120,9 +135,9 @@ def write_audience_reports(
         "batch %s reports: work queue %d lines ($%.2f at risk), finance %d rows, %d denial "
         "pattern(s), %d alert(s)",
         st["batch"],
-        len(queue),
+        result.summary["work_queue"]["lines"],
         result.summary["work_queue"]["dollars_at_risk_cents"] / 100,
-        len(summary),
+        finance_rows,
         len(patterns),
         len(alerts),
     )

@@ -23,14 +23,16 @@ ACTIONABLE = ("warning", "error")
 _PLACEHOLDER = re.compile(r"\{(line|code)\}")
 
 
-def _render(template: str, **fields: np.ndarray) -> np.ndarray:
-    """Fill {line} and {code} of a fix sentence for many flags at once (object arrays)."""
+def _render(template: str, **fields: pa.Array) -> pa.Array:
+    """Fill {line} and {code} of a fix sentence for many flags at once, in Arrow."""
     parts = _PLACEHOLDER.split(template)
-    size = len(next(iter(fields.values())))
-    out = np.full(size, parts[0], dtype=object)
+    pieces: list = [pa.scalar(parts[0], pa.string())]
     for i in range(1, len(parts), 2):
-        out = out + fields[parts[i]] + parts[i + 1]
-    return out
+        pieces += [fields[parts[i]], pa.scalar(parts[i + 1], pa.string())]
+    if len(pieces) == 1:
+        size = len(next(iter(fields.values())))
+        return pa.repeat(pieces[0], size)
+    return pc.binary_join_element_wise(*pieces, "")
 
 
 def is_em(codes: np.ndarray) -> np.ndarray:
@@ -45,21 +47,25 @@ def is_em(codes: np.ndarray) -> np.ndarray:
     return hit[ids] if len(ids) else np.zeros(0, dtype=bool)
 
 
-def _arrow_text(values: pd.Series) -> pa.Array:
-    """A text column as an Arrow string array (no copy through Python objects if Arrow-backed)."""
+def _arrow_text(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A text column in Arrow (no copy when the column is Arrow-backed already)."""
     if isinstance(values.dtype, pd.StringDtype | pd.ArrowDtype):
         out = pa.array(values.array)
-        if isinstance(out, pa.ChunkedArray):
-            out = out.combine_chunks()
-        return out.cast(pa.string()) if out.type != pa.string() else out
+        return out if pa.types.is_string(out.type) else out.cast(pa.string())
     return pa.array(values.to_numpy(object), type=pa.string())
 
 
-def _lists(items: pa.Array, at: np.ndarray, n: int) -> pa.ListArray:
-    """Items already ordered by line (`at`: their line), as one list per line 0..n-1."""
+def _take(values: pa.Array | pa.ChunkedArray, at: np.ndarray) -> pa.Array:
+    out = values.take(pa.array(at, type=pa.int64()))
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
+def _joined(items: pa.Array, at: np.ndarray, n: int, sep: str | None) -> pa.Array:
+    """Items already ordered by row (`at`: their row), as a list (or `sep`-joined) per row."""
     offsets = np.zeros(n + 1, dtype="int32")
     np.cumsum(np.bincount(at, minlength=n)[:n], out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), items)
+    lists = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), items)
+    return pc.binary_join(lists, sep) if sep is not None else lists
 
 
 def build_work_queue(
@@ -67,7 +73,9 @@ def build_work_queue(
 ) -> pd.DataFrame:
     """The queue from the line report frame and the flag table of one batch.
 
-    `risk_notes` (aligned with `lines`, '' for none) are the denial-pattern notes.
+    `risk_notes` (aligned with `lines`, '' for none) are the denial-pattern notes. The
+    order and the figures come first, from integers; the text is then built once, already
+    in queue order (a large batch queues most of its flags).
     """
     n = len(lines)
     rules = fix_rules()
@@ -77,45 +85,29 @@ def build_work_queue(
     # Within a line: the flag with the most dollars first (the line's primary flag).
     perm = np.lexsort((np.arange(len(idx)), -dollars, pos[idx]))
     sel, at, dollars = idx[perm], pos[idx][perm].astype("int64"), dollars[perm]
-    rule = flags["rule_code"].to_numpy(object)[sel]
-
-    line_no = lines["claim_line_number"].fillna("").astype(str).to_numpy(object)[at]
-    code = lines["procedure_code"].fillna("").astype(str).to_numpy(object)[at]
-    rule_id, rule_names = pd.factorize(rule)
-    group = rule_id * 2 + is_em(code)  # one fix sentence per rule, E/M or not
-    fix = np.empty(len(sel), dtype=object)
-    order = np.argsort(group, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])[: len(sel)]
-    for start, end in zip(starts, np.r_[starts[1:], len(sel)][: len(starts)], strict=True):
-        part = order[start:end]
-        g = int(group[part[0]])
-        template = rules.fix_template(rule_names[g // 2], em=bool(g % 2))
-        fix[part] = _render(template, line=line_no[part], code=code[part])
-    unique_fix = ~pd.DataFrame({"at": at, "fix": fix}).duplicated().to_numpy()
+    rule_id, rule_names = pd.factorize(flags["rule_code"].to_numpy(object)[sel])
+    rule_names = list(rule_names)
 
     counts = np.bincount(at, minlength=n)[:n]
+    recovers = np.array([r in rules.recovers_all for r in rule_names] + [False])[rule_id]
     recovered = np.zeros(n, dtype="int64")
-    np.maximum.at(recovered, at, np.where(np.isin(rule, list(rules.recovers_all)), dollars, 0))
+    np.maximum.at(recovered, at, np.where(recovers, dollars, 0))
     first = np.zeros(n + 1, dtype="int64")
     np.cumsum(counts, out=first[1:])
     primary = np.full(n, "", dtype=object)
-    primary[counts > 0] = rule[first[:-1][counts > 0]]
-    per_line = {
-        "flags": _lists(pa.array(rule, type=pa.string()), at, n),
-        "reason": pc.binary_join(_lists(_arrow_text(flags["reason"]).take(sel), at, n), " | "),
-        "fix": pc.binary_join(
-            _lists(pa.array(fix[unique_fix], type=pa.string()), at[unique_fix], n), " | "
-        ),
-    }
+    primary[counts > 0] = np.asarray(rule_names + [""], dtype=object)[
+        rule_id[first[:-1][counts > 0]]
+    ]
 
-    notes = (
-        np.full(n, "", dtype=object)
+    notes = _arrow_text(
+        pd.Series("", index=lines.index, dtype="string")
         if risk_notes is None
-        else risk_notes.fillna("").astype(str).to_numpy(object)
+        else risk_notes.fillna("").astype("string")
     )
     at_risk = lines["dollars_at_risk_cents"].fillna(0).to_numpy("int64")
     recovered = np.minimum(recovered, at_risk)
-    rows = np.flatnonzero((counts > 0) | (at_risk > 0) | (notes != ""))
+    noted = pc.not_equal(notes, "").to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero((counts > 0) | (at_risk > 0) | noted)
     # Claims by dollars at risk, then dollars recovered, then claim id; lines in input order.
     claim, _ = pd.factorize(lines["claim_id"].to_numpy(object)[rows], sort=True)
     claim_risk = np.bincount(claim, weights=at_risk[rows]).astype("int64")
@@ -123,11 +115,40 @@ def build_work_queue(
     input_row = lines["input_row"].to_numpy("int64")[rows]
     perm = np.lexsort((input_row, claim, -claim_rec[claim], -claim_risk[claim]))
     rows, claim = rows[perm], claim[perm]
+    m = len(rows)
+
+    # The flags in queue order: by their line's row, then as ordered within the line.
+    row_of_line = np.full(n, -1, dtype="int64")
+    row_of_line[rows] = np.arange(m)
+    perm = np.argsort(row_of_line[at], kind="stable")
+    sel, row, rule_id = sel[perm], row_of_line[at][perm], rule_id[perm]
+    codes = lines["procedure_code"].fillna("")
+    group = rule_id * 2 + is_em(codes.to_numpy(object))[at[perm]]
+    # One fix sentence per rule (and per E/M or not), filled with the line and code.
+    fields = {
+        "line": _take(_arrow_text(lines["claim_line_number"].fillna("")), at[perm]),
+        "code": _take(_arrow_text(codes), at[perm]),
+    }
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])[: len(sel)]
+    chunks = [pa.array([], type=pa.string())]
+    for start, end in zip(starts, np.r_[starts[1:], len(sel)][: len(starts)], strict=True):
+        part = pa.array(order[start:end])
+        g = int(group[order[start]])
+        template = rules.fix_template(rule_names[g // 2], em=bool(g % 2))
+        chunks.append(_render(template, **{k: v.take(part) for k, v in fields.items()}))
+    del fields
+    # The same fix twice on a line (one rule hit twice) is shown once.
+    once = ~pd.Series(row * (2 * len(rule_names) + 2) + group).duplicated().to_numpy()
+    back = np.argsort(order, kind="stable")[once]
+    fix = _take(pa.chunked_array(chunks), back)
+    del chunks
 
     def take(col: str) -> object:
         return lines[col].array.take(rows)
 
-    first_of_claim = np.r_[True, claim[1:] != claim[:-1]] if len(rows) else np.zeros(0, bool)
+    first_of_claim = np.r_[True, claim[1:] != claim[:-1]] if m else np.zeros(0, bool)
+    rule_text = pa.array(rule_names, type=pa.string()).take(pa.array(rule_id))
     return pd.DataFrame(
         {
             "queue_rank": np.cumsum(first_of_claim),
@@ -136,15 +157,17 @@ def build_work_queue(
             "provider_npi": lines["provider_npi"].fillna("").array.take(rows),
             **{c: take(c) for c in ("date_of_service", "procedure_code", "modifiers")},
             **{c: take(c) for c in ("line_status", "worst_severity")},
-            "flags": pd.arrays.ArrowExtensionArray(per_line["flags"].take(rows)),
+            "flags": pd.arrays.ArrowExtensionArray(_joined(rule_text, row, m, None)),
             "primary_flag": primary[rows],
-            "reason": pd.arrays.ArrowExtensionArray(per_line["reason"].take(rows)),
-            "fix": pd.arrays.ArrowExtensionArray(per_line["fix"].take(rows)),
+            "reason": pd.arrays.ArrowExtensionArray(
+                _joined(_take(_arrow_text(flags["reason"]), sel), row, m, " | ")
+            ),
+            "fix": pd.arrays.ArrowExtensionArray(_joined(fix, row[once], m, " | ")),
             **{c: take(c) for c in ("billed_cents", "expected_allowed_cents")},
             "dollars_at_risk_cents": at_risk[rows],
             "dollars_recovered_cents": recovered[rows],
             "claim_dollars_at_risk_cents": claim_risk[claim],
-            "risk_note": notes[rows],
+            "risk_note": pd.arrays.ArrowExtensionArray(_take(notes, rows)),
             **{c: take(c) for c in ("run_id", "run_started_at")},
         }
     )

@@ -53,7 +53,7 @@ def finance_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
         {
             "payer": lines["payer"].fillna("").astype(str).to_numpy(object),
             "procedure_code": lines["procedure_code"].fillna("").astype(str).to_numpy(object),
-            "service_month": dos.dt.strftime("%Y-%m").astype(object).where(dos.notna(), None),
+            "service_month": _months(dos),
             "billed_cents": lines["billed_cents"].astype("Int64").to_numpy(),
             "expected_allowed_cents": lines["expected_allowed_cents"].astype("Int64").to_numpy(),
             "expected_payment_cents": lines["expected_payment_cents"].astype("Int64").to_numpy(),
@@ -82,6 +82,14 @@ def finance_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     out["run_id"] = lines["run_id"].iloc[0] if len(lines) else ""
     out["run_started_at"] = lines["run_started_at"].iloc[0] if len(lines) else ""
     return out[list(COLUMNS)].reset_index(drop=True)
+
+
+def _months(dos: pd.Series) -> np.ndarray:
+    """'YYYY-MM' of each date (None when missing), formatted once per distinct month."""
+    ids, uniques = pd.factorize(dos.to_numpy("datetime64[ns]").astype("datetime64[M]"))
+    text = np.asarray(list(np.datetime_as_string(uniques, unit="M")) + [None], dtype=object)
+    text[:-1][np.isnat(uniques)] = None
+    return text[ids]
 
 
 def rollup(summary: pd.DataFrame, by: str) -> pd.DataFrame:

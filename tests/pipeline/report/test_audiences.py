@@ -329,3 +329,30 @@ def test_fixes_name_real_rules_and_only_rules_with_dollars_recover():
 def test_reports_hold_no_patient_identifiers(sample_report, name):
     header = (sample_report.folder / name).read_text().splitlines()[0].split(",")
     assert not {"patient_id", "member_id", "patient_key", "birth_date"} & set(header)
+
+
+def test_finance_rows_by_payer_code_and_month(scrub):
+    result = scrub(
+        {"hcpcs_code": "99213", "paid_amount": "50.00"},
+        {"hcpcs_code": "99213", "claim_line_start_date": "2025-11-02", "charge_amount": "80.00"},
+        {"hcpcs_code": "99213", "claim_line_start_date": "not a date", "charge_amount": "12.34"},
+        {"hcpcs_code": "99214", "payer": "Other Payer", "charge_amount": "1.00"},
+    )
+    frame = finance.finance_summary(result.lines, result.flags)
+    got = frame[["payer", "procedure_code", "service_month", "lines", "billed_cents"]]
+    assert got.astype(object).where(got.notna(), None).values.tolist() == [
+        ["Medicare Part B", "99213", "2025-10", 1, 500000],
+        ["Medicare Part B", "99213", "2025-11", 1, 8000],
+        ["Medicare Part B", "99213", None, 1, 1234],
+        ["Other Payer", "99214", "2025-10", 1, 100],
+    ]
+    first = frame.iloc[0]
+    # 99213 in Houston is $91.00 allowed; paid $50.00 against the expected payment.
+    assert (first["expected_allowed_cents"], first["paid_cents"], first["paid_lines"]) == (
+        9100,
+        5000,
+        1,
+    )
+    assert first["underpaid_lines"] == 1
+    assert first["underpaid_cents"] == first["expected_payment_cents"] - 5000
+    assert pd.isna(frame.iloc[1]["paid_cents"]) and frame.iloc[1]["paid_lines"] == 0

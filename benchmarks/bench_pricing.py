@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import resource
+import tempfile
 import time
 
 import numpy as np
@@ -20,6 +21,8 @@ from pipeline.config import PipelineConfig
 from pipeline.extract.claims import normalize_batch
 from pipeline.extract.ncci import bundled_ncci
 from pipeline.extract.releases import bundled_reference_data
+from pipeline.report.audiences import write_audience_reports
+from pipeline.report.manifest import RecordingDestination
 from pipeline.run import scrub_frame
 from pipeline.scrub.price import price_lines
 
@@ -136,6 +139,17 @@ def main() -> None:
         steps,
     )
     logger.info("peak RSS: %.0f MB", peak_rss_mb())
+
+    with tempfile.TemporaryDirectory() as folder:
+        t = time.perf_counter()
+        write_audience_reports(result, RecordingDestination(folder))
+        logger.info(
+            "audience reports (work queue, finance summary, run health, denial patterns; "
+            "Parquet, CSV and HTML to a local folder): %.2f s, %d queued lines; peak RSS %.0f MB",
+            time.perf_counter() - t,
+            result.summary["work_queue"]["lines"],
+            peak_rss_mb(),
+        )
 
 
 if __name__ == "__main__":

@@ -79,6 +79,12 @@ REPORT = (
     "mue_value",
     "mue_mai",
     "mue_status",
+    "provider_npi",
+    "date_of_service",
+    "procedure_code",
+    "modifiers",
+    "billed",
+    "paid",
     "run_id",
     "run_started_at",
     # from a matched 835 remittance (scrub.remits)

@@ -19,6 +19,7 @@ from pipeline.extract.batch_files import batch_name, read_batch_file
 from pipeline.extract.claims import normalize_batch
 from pipeline.extract.ncci import NcciRelease, bundled_ncci
 from pipeline.extract.releases import ReferenceData
+from pipeline.report.audiences import write_audience_reports
 from pipeline.report.history import (
     HISTORY_COLUMNS,
     history_rows,
@@ -33,6 +34,8 @@ from pipeline.report.line_report import (
     to_csv_table,
     to_output,
 )
+from pipeline.report.manifest import RecordingDestination, write_manifest
+from pipeline.report.stamp import stamp
 from pipeline.report.storage import Destination
 from pipeline.scrub.edits import apply_edits, release_age
 from pipeline.scrub.flags import FlagCollector
@@ -240,9 +243,16 @@ def _counts(values: pd.Series, *, sort: bool = False) -> dict[str, int]:
     return dict(sorted(counts.items())) if sort else counts
 
 
-def write_batch(result: BatchResult, dest: Destination) -> dict[str, str]:
-    """Write the report files, then summary.json (which lists them and the write time)."""
+def write_batch(
+    result: BatchResult, dest: Destination, *, root: Destination | None = None
+) -> dict[str, str]:
+    """Write the report files, the audience reports, summary.json, then manifest.json.
+
+    `root` is the report root (history/, runs/): with it the work queue notes denial
+    patterns and run health compares with the previous run.
+    """
     t = time.perf_counter()
+    dest = RecordingDestination(dest.root)  # every object goes into manifest.json
     outputs = {
         "lines.parquet": dest.write_parquet("lines.parquet", to_arrow(result.lines)),
         "lines.csv": dest.write_csv("lines.csv", to_csv_table(result.lines)),
@@ -255,10 +265,12 @@ def write_batch(result: BatchResult, dest: Destination) -> dict[str, str]:
         findings = to_arrow(result.x12_findings)
         outputs["x12_findings.parquet"] = dest.write_parquet("x12_findings.parquet", findings)
         outputs["x12_findings.csv"] = dest.write_csv("x12_findings.csv", findings)
+    result.summary["timings_seconds"]["write"] = round(time.perf_counter() - t, 3)
+    outputs.update(write_audience_reports(result, dest, root=root))
     outputs["summary.json"] = dest.uri("summary.json")
     result.summary["outputs"] = dict(outputs)
-    result.summary["timings_seconds"]["write"] = round(time.perf_counter() - t, 3)
     dest.write_json("summary.json", result.summary)
+    outputs["manifest.json"] = write_manifest(dest, stamp(result.summary))
     result.outputs = outputs
     return outputs
 
@@ -317,7 +329,7 @@ def scrub_file(
     }
     if progress:
         progress(f"writing report to {out.uri(name)}/")
-    write_batch(result, out.child(name))
+    write_batch(result, out.child(name), root=out if use_history else None)
     if use_history:
         write_history(result.history, out, name)
     return result

@@ -54,7 +54,7 @@ def test_same_named_batches_get_their_own_folders(tmp_path, capsys, monkeypatch)
         batch({"hcpcs_code": "99213"}).to_csv(tmp_path / sub / "batch.csv", index=False)
     out = tmp_path / "out"
     assert main(["run", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["batch", "batch-2", "history"]
+    assert sorted(p.name for p in out.iterdir()) == ["batch", "batch-2", "history", "runs"]
     assert "goes to batch-2/" in capsys.readouterr().err
 
 

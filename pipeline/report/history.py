@@ -48,7 +48,11 @@ def write_history(rows: pd.DataFrame, root: Destination, batch: str) -> list[str
     """Write one file per month of service; replace this batch's files of earlier runs."""
     store = root.child("history")
     months = rows["dos"].dt.strftime("%Y-%m").fillna("unknown")
-    old = [name for name in store.list("") if name.endswith(f"/{batch}.parquet")]
+    old = [
+        name
+        for name in store.list("")
+        if name.startswith("month=") and name.endswith(f"/{batch}.parquet")
+    ]  # other folders (history/remittance/) are not this batch's
     _warn_if_other_input(store, old, rows)
     new = []
     for month, part in rows.groupby(months.to_numpy()):

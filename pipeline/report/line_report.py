@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.columns import INTERNAL
+from pipeline.columns import INTERNAL, MODIFIERS
 from pipeline.report.arrow import scaled_to_decimal
 from pipeline.scrub.rules import edit_rules
 
@@ -76,9 +76,26 @@ def to_output(lines: pd.DataFrame, *, run_id: str, run_started_at: str) -> pd.Da
     writers turn them into exact decimals named without the suffix.
     """
     out = lines.drop(columns=[c for c in INTERNAL if c in lines.columns])
-    out["run_id"] = run_id
-    out["run_started_at"] = run_started_at
-    return out
+    if "payer" not in out.columns:
+        out["payer"] = ""  # an optional input column; the reports group by it
+    added = pd.DataFrame(_normalized(lines), index=lines.index)
+    added["run_id"] = run_id
+    added["run_started_at"] = run_started_at
+    return pd.concat([out, added], axis=1)
+
+
+def _normalized(lines: pd.DataFrame) -> dict[str, object]:
+    """The values the pipeline read from the input, typed, for reports and SQL."""
+    mods = lines[list(MODIFIERS)].fillna("").astype(str)
+    joined = mods[MODIFIERS[0]].str.cat([mods[c] for c in MODIFIERS[1:]], sep=";")
+    return {
+        "provider_npi": lines["provider"],
+        "date_of_service": lines["dos"],
+        "procedure_code": lines["hcpcs"],
+        "modifiers": joined.str.replace(r";+", ";", regex=True).str.strip(";"),
+        "billed_cents": lines["charge_cents"],
+        "paid_cents": lines["paid_cents"],
+    }
 
 
 def to_arrow(frame: pd.DataFrame) -> pa.Table:

@@ -20,11 +20,22 @@ SAMPLE_2018 = bundled_path("samples/tuva_professional_2018.csv.gz")
 REPORT_FILES = (
     "claims.csv",
     "claims.parquet",
+    "denial_patterns.csv",
+    "denial_patterns.parquet",
+    "finance.html",
+    "finance_summary.csv",
+    "finance_summary.parquet",
     "flags.csv",
     "flags.parquet",
     "lines.csv",
     "lines.parquet",
+    "manifest.json",
+    "run_health.html",
+    "run_health.json",
     "summary.json",
+    "work_queue.csv",
+    "work_queue.html",
+    "work_queue.parquet",
 )
 
 
@@ -96,13 +107,18 @@ def test_reports_written_to_s3(s3_bucket, s3_server, reference, config):
     )
     client = s3_server.client()
     every = sorted(o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket)["Contents"])
-    keys = [k for k in every if "/history/" not in k]
+    keys = [k for k in every if "/history/" not in k and "/runs/" not in k]
+    runs = [k for k in every if "/runs/" in k]
+    assert len(runs) == 1 and runs[0].endswith(
+        f"_{result.summary['run_id']}/tuva_professional_2025.json"
+    )
     assert [k for k in every if "/history/" in k] == [
         f"nightly/2025/history/month=2025-{m:02d}/tuva_professional_2025.parquet"
         for m in range(1, 13)
     ]
     assert keys == [f"nightly/2025/tuva_professional_2025/{n}" for n in REPORT_FILES]
-    body = client.get_object(Bucket=s3_bucket, Key=keys[5])["Body"].read()
+    lines_key = "nightly/2025/tuva_professional_2025/lines.parquet"
+    body = client.get_object(Bucket=s3_bucket, Key=lines_key)["Body"].read()
     assert pq.read_table(io.BytesIO(body)).num_rows == 4870
     assert result.outputs["summary.json"].startswith(f"s3://{s3_bucket}/nightly/2025/")
 

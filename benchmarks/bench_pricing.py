@@ -62,7 +62,7 @@ def synthetic_batch(n: int, seed: int = 7) -> pd.DataFrame:
             "claim_line_number": pd.Series(line_no + 1).astype(str),
             "patient_id": pd.Series(patient).astype(str),
             "payer": "Medicare Part B",
-            "rendering_npi": pd.Series(1_000_000_000 + provider).astype(str),
+            "rendering_npi": pd.Series(valid_npis(provider)).astype(str),
             "billing_npi": "",
             "claim_line_start_date": dos,
             "place_of_service_code": rng.choice(POS, size=n),
@@ -76,6 +76,15 @@ def synthetic_batch(n: int, seed: int = 7) -> pd.DataFrame:
             "service_zip": zip_of_provider[provider],
         }
     ).astype("string")
+
+
+def valid_npis(ids: np.ndarray) -> np.ndarray:
+    """Ten-digit NPIs with a valid check digit (Luhn over 80840 + the first nine digits)."""
+    base = 100_000_000 + np.asarray(ids, dtype="int64")  # nine digits
+    digits = (base[:, None] // 10 ** np.arange(8, -1, -1)) % 10
+    doubled = digits[:, 0::2] * 2
+    total = 24 + (doubled // 10 + doubled % 10).sum(axis=1) + digits[:, 1::2].sum(axis=1)
+    return base * 10 + (10 - total % 10) % 10
 
 
 def peak_rss_mb() -> float:

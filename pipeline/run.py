@@ -7,14 +7,17 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.config import PipelineConfig
+from pipeline.errors import BatchRejected, ClaimBatchError
 from pipeline.extract.batch_files import batch_name, read_batch_file
 from pipeline.extract.claims import normalize_batch
 from pipeline.extract.ncci import NcciRelease, bundled_ncci
@@ -38,6 +41,14 @@ from pipeline.scrub.edits import apply_edits, release_age
 from pipeline.scrub.flags import FlagCollector
 from pipeline.scrub.payment import compare_paid
 from pipeline.scrub.price import LINE_STATUSES, price_lines
+from pipeline.validate.claims_suite import (
+    apply_rejections,
+    rejects_table,
+    validate_claims,
+    warning_flags,
+)
+from pipeline.validate.reference_suites import validate_reference
+from pipeline.validate.results import validation_document, validation_html
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +63,8 @@ class BatchResult:
     summary: dict[str, Any]
     outputs: dict[str, str] = field(default_factory=dict)
     history: pd.DataFrame | None = None  # this batch's lines as the history store keeps them
+    rejects: pa.Table | None = None  # the lines validation rejected, with their reasons
+    validation: dict[str, Any] | None = None  # validation results (validation.json)
 
 
 def new_run_id() -> str:
@@ -70,12 +83,18 @@ def scrub_frame(
     ncci: NcciRelease | None = None,
     history_root: Destination | None = None,
     source: str | None = None,
+    run_date: date | None = None,
 ) -> BatchResult:
     """Scrub a batch already read into a frame of text columns.
 
     `ncci` defaults to the bundled NCCI release. With `history_root`, edits also see earlier
     batches' lines of the same patients and providers kept there (report.history); those
     lines are never flagged again.
+
+    The reference files and the batch are validated first (pipeline/validate): lines that
+    fail are rejected (kept, unpriced, listed in `rejects`). Raises BatchRejected when the
+    batch fails as a whole (no lines, no required columns, too many rejected lines);
+    `run_date` (default today) is the date after which a date of service is in the future.
     """
     run_id = run_id or new_run_id()
     started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -88,12 +107,37 @@ def scrub_frame(
     say(f"normalized {len(lines):,} lines")
 
     t = time.perf_counter()
+    ncci = ncci or bundled_ncci()
+    reference = validate_reference(ref, ncci)
+    checked = validate_claims(
+        raw,
+        lines,
+        run_date=run_date or date.today(),
+        max_reject_share=config.max_reject_share,
+    )
+    document = validation_document(
+        run_id=run_id,
+        batch=batch,
+        claims=checked,
+        reference=reference,
+        releases_used=[r.name for r in ref.releases],
+        releases_refused=list(ref.refused),
+    )
+    rejects = rejects_table(lines, checked, run_id) if checked.lines is not None else None
+    timings["validate"] = time.perf_counter() - t
+    if not checked.passed:
+        error = BatchRejected(f"batch {batch} failed validation: {checked.failure()}")
+        error.validation, error.rejects = document, rejects
+        raise error
+    lines = apply_rejections(lines, checked)
+    say(f"validated {len(lines):,} lines: {checked.rejected_count:,} rejected")
+
+    t = time.perf_counter()
     priced = price_lines(lines, ref, default_locality=default_locality)
     timings["price"] = time.perf_counter() - t
     say(f"priced {len(lines):,} lines")
 
     t = time.perf_counter()
-    ncci = ncci or bundled_ncci()
     key_id = key_check(config.patient_key)
     history = (
         read_history(history_root, lines, exclude_batch=batch, key_id=key_id)
@@ -109,7 +153,10 @@ def scrub_frame(
     t = time.perf_counter()
     extra = FlagCollector()
     compared = compare_paid(edited, extra, tolerance_cents=config.paid_tolerance_cents)
-    flags = pd.concat([priced.flags, edit_flags.table(), extra.table()], ignore_index=True)
+    flags = pd.concat(
+        [priced.flags, edit_flags.table(), extra.table(), warning_flags(lines, checked)],
+        ignore_index=True,
+    )
     flags = flags.sort_values("line_index", kind="stable").reset_index(drop=True)
     flagged = attach_flags(compared, flags)
     claims = claim_summary(flagged, flags)
@@ -118,6 +165,10 @@ def scrub_frame(
     summary = _summary(flagged, flags, claims, ref, config, run_id, started, batch, timings)
     summary["ncci_release"] = release_age(ncci, lines["dos"].to_numpy("datetime64[D]"))
     summary["history_lines_seen"] = 0 if history is None else len(history)
+    summary["validation"] = checked.summary()
+    summary["conservation"] = _conservation(summary, len(rejects))
+    summary["releases_refused"] = list(ref.refused)
+    summary["reference_files_validated"] = reference.summary()
     out_lines = to_output(flagged, run_id=run_id, run_started_at=started)
     claims = claims.assign(run_id=run_id, run_started_at=started)
     at = flags["line_index"].to_numpy()
@@ -149,7 +200,34 @@ def scrub_frame(
         summary["totals"]["dollars_at_risk_cents"] / 100,
     )
     past = history_rows(priced.lines, batch, run_id, key_id=key_id, source=source or batch)
-    return BatchResult(out_lines, flag_table, claims, summary, history=past)
+    return BatchResult(
+        out_lines,
+        flag_table,
+        claims,
+        summary,
+        history=past,
+        rejects=rejects,
+        validation=document,
+    )
+
+
+def _conservation(summary: dict[str, Any], listed_rejects: int) -> dict[str, Any]:
+    """Every line read is in the report once: priced, rejected (and listed), or another
+    status."""
+    status = summary["line_status"]
+    read, priced, rejected = summary["lines_read"], status["priced"], status["rejected"]
+    other = {s: n for s, n in status.items() if s not in ("priced", "rejected") and n}
+    return {
+        "lines_read": read,
+        "priced": priced,
+        "rejected": rejected,
+        "other_statuses": sum(other.values()),
+        "equation": f"{read} read = {priced} priced + {rejected} rejected + "
+        f"{sum(other.values())} other ({', '.join(f'{n} {s}' for s, n in other.items())})",
+        "rejects_listed": listed_rejects,
+        "ok": read == priced + rejected + sum(other.values()) == summary["lines_written"]
+        and listed_rejects == rejected,
+    }
 
 
 def _edits_with_history(lines, history, ncci, flags: FlagCollector) -> pd.DataFrame:
@@ -228,6 +306,7 @@ def write_batch(result: BatchResult, dest: Destination) -> dict[str, str]:
         "claims.csv": dest.write_csv("claims.csv", to_csv_table(result.claims)),
         "flags.parquet": dest.write_parquet("flags.parquet", to_arrow(result.flags)),
         "flags.csv": dest.write_csv("flags.csv", to_csv_table(result.flags)),
+        **write_validation(dest, result.validation, result.rejects),
     }
     outputs["summary.json"] = dest.uri("summary.json")
     result.summary["outputs"] = dict(outputs)
@@ -235,6 +314,58 @@ def write_batch(result: BatchResult, dest: Destination) -> dict[str, str]:
     dest.write_json("summary.json", result.summary)
     result.outputs = outputs
     return outputs
+
+
+def write_validation(
+    dest: Destination, document: dict[str, Any] | None, rejects: pa.Table | None
+) -> dict[str, str]:
+    """rejects.parquet/.csv and validation.json/.html, for whatever was produced."""
+    outputs = {}
+    if rejects is not None:
+        as_text = rejects.set_column(
+            rejects.schema.get_field_index("failed_checks"),
+            "failed_checks",
+            pc.binary_join(rejects["failed_checks"], ";"),
+        )
+        outputs["rejects.parquet"] = dest.write_parquet("rejects.parquet", rejects)
+        outputs["rejects.csv"] = dest.write_csv("rejects.csv", as_text)
+    if document is not None:
+        outputs["validation.json"] = dest.write_json("validation.json", document)
+        outputs["validation.html"] = dest.write_bytes(
+            "validation.html", validation_html(document).encode()
+        )
+    return outputs
+
+
+def write_failed(
+    out: Destination,
+    name: str,
+    run_id: str,
+    error: ClaimBatchError,
+    path: Path,
+) -> Destination:
+    """Keep what a failed batch produced in OUT/failed/<batch>/<run_id>/, with reason.json.
+
+    Nothing goes to OUT/<batch>/ (an earlier run's report there is left as it was).
+    """
+    place = out.child("failed").child(name).child(run_id)
+    files = write_validation(
+        place, getattr(error, "validation", None), getattr(error, "rejects", None)
+    )
+    reason = {
+        "batch": name,
+        "input": str(path),
+        "run_id": run_id,
+        "failed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "reason_code": error.reason_code,
+        "reason": str(error),
+        "published": False,
+        "report_folder_not_written": out.uri(name),
+        "files": sorted(files),
+    }
+    place.write_json("reason.json", reason)
+    logger.warning("batch %s failed (%s); reasons kept in %s", name, error.reason_code, place.root)
+    return place
 
 
 def scrub_file(
@@ -255,23 +386,33 @@ def scrub_file(
     batch's lines are added there.
     """
     name = name or batch_name(path)
+    run_id = run_id or new_run_id()
     t = time.perf_counter()
-    batch = read_batch_file(path)
-    raw = batch.frame
-    read_seconds = time.perf_counter() - t
-    if progress:
-        progress(f"read {len(raw):,} lines from {Path(path).name}")
-    result = scrub_frame(
-        raw,
-        ref,
-        config,
-        default_locality=default_locality,
-        run_id=run_id,
-        batch=name,
-        progress=progress,
-        history_root=out if use_history else None,
-        source=str(path),
-    )
+    try:
+        batch = read_batch_file(path)
+        raw = batch.frame
+        read_seconds = time.perf_counter() - t
+        if progress:
+            progress(f"read {len(raw):,} lines from {Path(path).name}")
+        result = scrub_frame(
+            raw,
+            ref,
+            config,
+            default_locality=default_locality,
+            run_id=run_id,
+            batch=name,
+            progress=progress,
+            history_root=out if use_history else None,
+            source=str(path),
+        )
+    except ClaimBatchError as exc:
+        place = write_failed(out, name, run_id, exc, path)
+        raise type(exc)(
+            f"{exc.message}; nothing was published to {out.uri(name)}/, the reasons are in "
+            f"{place.root}/ (reason.json"
+            + (", validation.html, rejects.csv)" if getattr(exc, "validation", None) else ")"),
+            source=exc.source or str(path),
+        ) from exc
     result.summary["input"] = str(path)
     result.summary["input_encoding"] = batch.encoding
     result.summary["malformed_rows"] = batch.malformed_rows

@@ -53,6 +53,7 @@ INPUT_RULES = (
     "INPUT_BAD_DATE",
     "INPUT_BAD_UNITS",
     "INPUT_BAD_AMOUNT",
+    "INPUT_INVALID",
 )
 
 
@@ -261,8 +262,8 @@ def price_lines(
     )
     line_status = np.select(
         [
+            rejected,  # a quarantined row is rejected whatever its date (pipeline/validate)
             outside | before_first,
-            rejected,
             unknown,
             bad_mod | not_pay,
             carrier | anesthesia,
@@ -270,8 +271,8 @@ def price_lines(
             priced,
         ],
         [
-            "outside_loaded_years",
             "rejected",
+            "outside_loaded_years",
             "unknown_code",
             "not_payable",
             "carrier_priced",

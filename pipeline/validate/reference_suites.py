@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SUITE_VERSION = "1"  # bump when a suite changes, so cached results are not reused
+SUITE_VERSION = "2"  # bump when a suite changes, so cached results are not reused
 CODE = r"^[A-Z0-9]{5}$"
 HCPCS = r"^(?:\d{4}[0-9FMTU]|[A-V]\d{4})$"
 GPCI_COLUMNS = ("locality_key", "state", "gpci_work", "gpci_pe", "gpci_mp")
@@ -66,10 +67,6 @@ def published_cf(on: date) -> list[int]:
         return []
     latest = max(r[0] for r in rows)
     return sorted({cf for start, cf, _ in rows if start == latest})
-
-
-def _thousandths(value: str) -> int:
-    return int(Decimal(value) * 1000)
 
 
 # --- suites -----------------------------------------------------------------------------------
@@ -148,18 +145,26 @@ def rvu_checks(release: Release, compare: Release | None) -> list[Check]:
             "conversion_factor",
             f"CONV FACTOR is the published CF in force on {release.effective} ({shown}) or blank",
             "ExpectColumnValuesToBeInSet",
-            {"column": "cf", "value_set": [0, *cfs]},
+            {"column": "cf", "value_set": [0.0, *(cf / 10000 for cf in cfs)]},
         )
     )
     return checks
 
 
 def _rvu_frame(release: Release) -> pd.DataFrame:
+    """The RVU table with RVUs in units (not hundredths) and the sums the totals must equal."""
     rvu = release.rvu
+    parts = {c: rvu[c] / 100 for c in RVU_PARTS}
     return rvu.assign(
-        nf_parts=rvu["work_rvu"] + rvu["nf_pe_rvu"] + rvu["mp_rvu"],
-        f_parts=rvu["work_rvu"] + rvu["f_pe_rvu"] + rvu["mp_rvu"],
+        **parts,
+        nf_parts=(rvu["work_rvu"] + rvu["nf_pe_rvu"] + rvu["mp_rvu"]) / 100,
+        f_parts=(rvu["work_rvu"] + rvu["f_pe_rvu"] + rvu["mp_rvu"]) / 100,
+        cf=rvu["cf"] / 10000,
     )
+
+
+def _gpci_frame(gpci: pd.DataFrame) -> pd.DataFrame:
+    return gpci.assign(**{c: gpci[c] / 1000 for c in ("gpci_work", "gpci_pe", "gpci_mp")})
 
 
 def gpci_checks(gpci: pd.DataFrame, compare: pd.DataFrame | None, compare_name: str) -> list[Check]:
@@ -202,11 +207,7 @@ def gpci_checks(gpci: pd.DataFrame, compare: pd.DataFrame | None, compare_name: 
                 f"{column}_plausible",
                 f"{part.upper()} GPCI between {low} and {high}",
                 "ExpectColumnValuesToBeBetween",
-                {
-                    "column": column,
-                    "min_value": _thousandths(low),
-                    "max_value": _thousandths(high),
-                },
+                {"column": column, "min_value": float(low), "max_value": float(high)},
             )
         )
     return checks
@@ -415,15 +416,28 @@ def check_release(release: Release, others: list[Release]) -> list[SuiteResult]:
     }
 
     def run() -> list[SuiteResult]:
+        codes = release.rvu["hcpcs"] + np.where(
+            release.rvu["mod"] != "", "-" + release.rvu["mod"], ""
+        )
         results = [
             run_suite(
-                "cms_rvu", f"PPRRVU {release.name}", _rvu_frame(release), rvu, source=release.source
+                "cms_rvu",
+                f"PPRRVU {release.name}",
+                _rvu_frame(release),
+                rvu,
+                source=release.source,
+                labels=codes,
             )
         ]
         if gpci:
             results.append(
                 run_suite(
-                    "cms_gpci", f"GPCI {release.name}", release.gpci, gpci, source=release.source
+                    "cms_gpci",
+                    f"GPCI {release.name}",
+                    _gpci_frame(release.gpci),
+                    gpci,
+                    source=release.source,
+                    labels=release.gpci["locality_key"],
                 )
             )
         return results
@@ -434,7 +448,10 @@ def check_release(release: Release, others: list[Release]) -> list[SuiteResult]:
 def check_zip5(zip5: pd.DataFrame, source: str) -> list[SuiteResult]:
     checks = zip5_checks()
     key = {"zip5": fingerprint("", [zip5]), "checks": [(c.name, c.kwargs) for c in checks]}
-    return _cached(key, lambda: [run_suite("cms_zip5", "ZIP5", zip5, checks, source=source)])
+    return _cached(
+        key,
+        lambda: [run_suite("cms_zip5", "ZIP5", zip5, checks, source=source, labels=zip5["zip5"])],
+    )
 
 
 def check_ncci(ncci: NcciRelease) -> list[SuiteResult]:
@@ -451,7 +468,14 @@ def check_ncci(ncci: NcciRelease) -> list[SuiteResult]:
 
     def run() -> list[SuiteResult]:
         return [
-            run_suite(suite, f"NCCI {ncci.name} {what}", frame, checks, source=ncci.source)
+            run_suite(
+                suite,
+                f"NCCI {ncci.name} {what}",
+                frame,
+                checks,
+                source=ncci.source,
+                labels=frame.iloc[:, 0],
+            )
             for suite, what, frame, checks in tables
         ]
 
@@ -470,11 +494,20 @@ def refusal(results: list[SuiteResult]) -> str:
                 if check.observed is not None
                 else check.error or "failed"
             )
-            sample = ", ".join(str(v["value"]) for v in check.sample_values[:3])
+            sample = ", ".join(_shown(v["value"]) for v in check.sample_values[:3])
+            where = ", ".join(check.sample_labels[:3])
             parts.append(
-                f"{suite.asset}: {check.says} ({detail}{'; e.g. ' + sample if sample else ''})"
+                f"{suite.asset}: {check.says} ({detail}"
+                f"{'; e.g. ' + sample if sample else ''}{' at ' + where if where else ''})"
             )
     return "; ".join(parts)
+
+
+def _shown(value: Any) -> str:
+    """A failing value as text; a pair (column A, column B) as "A vs B"."""
+    if isinstance(value, list) and len(value) == 2:
+        return f"{value[0]} vs {value[1]}"
+    return str(value)
 
 
 @dataclass(frozen=True)

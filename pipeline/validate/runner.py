@@ -61,6 +61,7 @@ class CheckResult:
     observed: Any = None
     sample_values: list[dict[str, Any]] = field(default_factory=list)
     sample_rows: list[int] = field(default_factory=list)
+    sample_labels: list[str] = field(default_factory=list)  # e.g. the HCPCS of sample rows
     error: str = ""
     failed_rows: np.ndarray | None = field(default=None, repr=False)  # positions; not saved
 
@@ -77,6 +78,7 @@ class CheckResult:
             "observed": self.observed,
             "sample_values": self.sample_values,
             "sample_rows": self.sample_rows,
+            "sample_labels": self.sample_labels,
             "error": self.error,
         }
 
@@ -94,6 +96,7 @@ class CheckResult:
             observed=data["observed"],
             sample_values=data["sample_values"],
             sample_rows=data["sample_rows"],
+            sample_labels=data.get("sample_labels", []),
             error=data["error"],
         )
 
@@ -196,16 +199,17 @@ def run_suite(
     parameters: dict[str, Any] | None = None,
     row_positions: bool = False,
     source: str = "",
+    labels: pd.Series | None = None,
 ) -> SuiteResult:
     """Validate `frame` against `checks` with Great Expectations.
 
     With `row_positions`, each failed check carries the positions of its failing rows
-    (`failed_rows`); `frame` must then have a RangeIndex. A check GX could not evaluate
-    counts as failed, with the error.
+    (`failed_rows`). `labels` (aligned with `frame`) name the sample failing rows, e.g. by
+    code. A check GX could not evaluate counts as failed, with the error.
     """
     import great_expectations as gx
 
-    if row_positions and not isinstance(frame.index, pd.RangeIndex):
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
         frame = frame.reset_index(drop=True)
     context, _ = _context()
     name = f"{suite}-{next(_suite_numbers)}"
@@ -233,6 +237,9 @@ def run_suite(
         context.suites.delete(name)
     by_name = {c.name: c for c in checks}
     results = [_condense(r, by_name, row_positions) for r in outcome.results]
+    if labels is not None:
+        for r in results:
+            r.sample_labels = [str(labels.iloc[i]) for i in r.sample_rows if 0 <= i < len(labels)]
     order = {c.name: i for i, c in enumerate(checks)}
     results.sort(key=lambda r: order[r.name])
     seconds = time.perf_counter() - started

@@ -235,6 +235,7 @@ def run_suite(
     finally:
         context.validation_definitions.delete(name)
         context.suites.delete(name)
+        _forget_batches(definition)
     by_name = {c.name: c for c in checks}
     results = [_condense(r, by_name, row_positions) for r in outcome.results]
     if labels is not None:
@@ -262,6 +263,13 @@ def run_suite(
         checked_at=datetime.now(UTC).isoformat(timespec="seconds"),
         source=source,
     )
+
+
+def _forget_batches(definition) -> None:
+    """GX keeps the last batch of each asset in memory; free it (a million-line frame)."""
+    manager = definition.data.data_asset.datasource.get_execution_engine().batch_manager
+    manager.batch_data_cache.clear()
+    manager.reset_batch_cache()
 
 
 def _condense(result, checks: dict[str, Check], row_positions: bool) -> CheckResult:

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import PipelineConfig
-from pipeline.errors import BatchRejected, ClaimBatchError
+from pipeline.errors import BatchRejected, ClaimBatchError, StorageError
 from pipeline.extract.batch_files import batch_name, read_batch_file
 from pipeline.extract.claims import normalize_batch
 from pipeline.extract.ncci import NcciRelease, bundled_ncci
@@ -406,11 +406,15 @@ def scrub_file(
             source=str(path),
         )
     except ClaimBatchError as exc:
-        place = write_failed(out, name, run_id, exc, path)
+        try:
+            place = write_failed(out, name, run_id, exc, path)
+            kept = f"the reasons are in {place.root}/ (reason.json" + (
+                ", validation.html, rejects.csv)" if getattr(exc, "validation", None) else ")"
+            )
+        except StorageError as storage:
+            kept = f"the reasons could not be kept ({storage})"
         raise type(exc)(
-            f"{exc.message}; nothing was published to {out.uri(name)}/, the reasons are in "
-            f"{place.root}/ (reason.json"
-            + (", validation.html, rejects.csv)" if getattr(exc, "validation", None) else ")"),
+            f"{exc.message}; nothing was published to {out.uri(name)}/, {kept}",
             source=exc.source or str(path),
         ) from exc
     result.summary["input"] = str(path)

@@ -488,7 +488,9 @@ def _text(raw: pd.DataFrame, column: str, *, upper: bool = False) -> pd.Series:
     if column not in raw.columns:
         return _strings(pa.nulls(len(raw), pa.large_string()))
     series = raw[column]
-    values = pa.array(series if series.dtype != object else series.astype(str), from_pandas=True)
+    if not isinstance(series.dtype, pd.StringDtype):
+        series = series.astype("string")
+    values = pa.array(series, from_pandas=True)
     values = pc.utf8_trim_whitespace(values.cast(pa.large_string()))
     if upper:
         values = pc.utf8_upper(values)

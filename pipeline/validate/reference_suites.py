@@ -379,7 +379,7 @@ def _cached(key_parts: dict[str, Any], run) -> list[SuiteResult]:
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps([r.to_json() for r in results]))
             tmp.replace(path)
         except OSError as exc:

@@ -13,7 +13,8 @@ from pipeline.config import PipelineConfig
 from pipeline.errors import BatchRejected, ClaimBatchError
 from pipeline.report.storage import Destination
 from pipeline.run import scrub_file, scrub_frame
-from pipeline.validate.claims_suite import allowed_rejects, npi_check_digit_ok
+from pipeline.validate.claims_suite import allowed_rejects
+from pipeline.validate.claims_table import npi_check_digit_ok
 from tests.conftest import NO_EDITS, batch
 
 RUN_DATE = date(2025, 12, 1)

@@ -16,7 +16,8 @@ from pipeline.errors import ReferenceFileError
 from pipeline.extract.ncci import NcciRelease
 from pipeline.extract.releases import bundled_path, load_reference_data
 from pipeline.validate import reference_suites
-from pipeline.validate.reference_suites import published_cf, validate_reference
+from pipeline.validate.reference_checks import published_cf
+from pipeline.validate.reference_suites import validate_reference
 from tests.conftest import NO_EDITS, batch
 
 

@@ -1,4 +1,4 @@
-"""Benchmark: price a realistic synthetic batch and print lines per second and peak memory.
+"""Benchmark: validate and price a realistic synthetic batch; print lines per second and memory.
 
 Codes and modifiers are drawn from the bundled RVU file, several lines per claim, patients
 seen by a few providers on a few days, ZIPs from the CMS ZIP5 file.
@@ -13,6 +13,7 @@ import logging
 import resource
 import tempfile
 import time
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,8 @@ from pipeline.report.audiences import write_audience_reports
 from pipeline.report.manifest import RecordingDestination
 from pipeline.run import scrub_frame
 from pipeline.scrub.price import price_lines
+from pipeline.validate.claims_suite import validate_claims
+from pipeline.validate.runner import gx_version
 
 logger = logging.getLogger("bench_pricing")
 
@@ -65,7 +68,7 @@ def synthetic_batch(n: int, seed: int = 7) -> pd.DataFrame:
             "claim_line_number": pd.Series(line_no + 1).astype(str),
             "patient_id": pd.Series(patient).astype(str),
             "payer": "Medicare Part B",
-            "rendering_npi": pd.Series(1_000_000_000 + provider).astype(str),
+            "rendering_npi": pd.Series(valid_npis(provider)).astype(str),
             "billing_npi": "",
             "claim_line_start_date": dos,
             "place_of_service_code": rng.choice(POS, size=n),
@@ -79,6 +82,15 @@ def synthetic_batch(n: int, seed: int = 7) -> pd.DataFrame:
             "service_zip": zip_of_provider[provider],
         }
     ).astype("string")
+
+
+def valid_npis(ids: np.ndarray) -> np.ndarray:
+    """Ten-digit NPIs with a valid check digit (Luhn over 80840 + the first nine digits)."""
+    base = 100_000_000 + np.asarray(ids, dtype="int64")  # nine digits
+    digits = (base[:, None] // 10 ** np.arange(8, -1, -1)) % 10
+    doubled = digits[:, 0::2] * 2
+    total = 24 + (doubled // 10 + doubled % 10).sum(axis=1) + digits[:, 1::2].sum(axis=1)
+    return base * 10 + (10 - total % 10) % 10
 
 
 def peak_rss_mb() -> float:
@@ -109,10 +121,33 @@ def main() -> None:
     t = time.perf_counter()
     lines = normalize_batch(raw, patient_key=config.patient_key)
     normalize_s = time.perf_counter() - t
+    logger.info("normalize: %.2f s (%.0f lines/s)", normalize_s, n / normalize_s)
+
+    t = time.perf_counter()
+    version = gx_version()
+    logger.info(
+        "Great Expectations %s imported in %.2f s (once per process)",
+        version,
+        time.perf_counter() - t,
+    )
+    t = time.perf_counter()
+    checked = validate_claims(
+        raw, lines, run_date=date.today(), max_reject_share=config.max_reject_share
+    )
+    validate_s = time.perf_counter() - t
+    logger.info(
+        "validation: %.2f s (%.0f lines/s; GX suites %s), %d lines rejected, %d checks",
+        validate_s,
+        n / validate_s,
+        ", ".join(f"{s.suite} {s.seconds:.2f} s" for s in checked.suites),
+        checked.rejected_count,
+        sum(len(s.checks) for s in checked.suites),
+    )
+    del checked
+
     t = time.perf_counter()
     priced = price_lines(lines, ref)
     price_s = time.perf_counter() - t
-    logger.info("normalize: %.2f s (%.0f lines/s)", normalize_s, n / normalize_s)
     logger.info(
         "pricing:   %.2f s (%.0f lines/s), %d priced, %d flags; peak RSS so far %.0f MB",
         price_s,
@@ -131,7 +166,7 @@ def main() -> None:
     full_s = time.perf_counter() - t
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in result.summary["timings_seconds"].items())
     logger.info(
-        "full scrub (normalize, price, NCCI edits, paid check, reports in memory): "
+        "full scrub (normalize, validate, price, NCCI edits, paid check, reports in memory): "
         "%.2f s (%.0f lines/s), %d lines flagged; steps: %s",
         full_s,
         n / full_s,

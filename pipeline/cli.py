@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -61,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
         "--default-locality",
         metavar="CARRIER-LOCALITY",
         help="locality for lines without ZIP or locality, e.g. 04412-18",
+    )
+    run.add_argument(
+        "--max-reject-share",
+        metavar="SHARE",
+        help="fail a batch when more than this share of its lines fail validation, e.g. 0.05 "
+        "or 5%% (default: CLAIMS_PIPELINE_MAX_REJECT_SHARE, else 0.05)",
     )
     run.add_argument("--run-id", help="run identifier stamped on every output (default: time)")
     run.add_argument(
@@ -171,7 +178,7 @@ def _unique_names(paths: list[Path]) -> list[tuple[Path, str]]:
     """Give each batch its own report folder: a repeated name gets -2, -3, ..."""
     from pipeline.extract.batch_files import batch_name
 
-    seen: dict[str, int] = {"history": 1, "quarantine": 1}  # the store's own folders
+    seen: dict[str, int] = {"history": 1, "quarantine": 1, "failed": 1}  # the store's own folders
     out = []
     for path in paths:
         name = batch_name(path)
@@ -208,7 +215,7 @@ def _money(cents: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.config import PipelineConfig
+    from pipeline.config import PipelineConfig, parse_share
     from pipeline.extract.releases import load_reference_data
     from pipeline.extract.x12_envelope import X12FileError
     from pipeline.report.storage import Destination
@@ -224,8 +231,17 @@ def run(args: argparse.Namespace) -> int:
     paths = _inputs(args)
     claim_paths, remit_paths = _remittances(paths, args.remits)
     config = PipelineConfig.from_env()
+    if args.max_reject_share is not None:
+        share = parse_share(args.max_reject_share, "--max-reject-share")
+        config = dataclasses.replace(config, max_reject_share=share)
     say("loading fee-schedule releases")
     ref = load_reference_data(tuple(args.release))
+    for refused in ref.refused:
+        print(
+            f"claims-scrub: release {refused['source']} refused and not used: "
+            f"{refused['reason']}; the loaded releases stay in force",
+            file=sys.stderr,
+        )
     say("loaded " + ", ".join(f"{r['release']} ({r['in_force_from']})" for r in ref.describe()))
     default_locality = _check_locality(args.default_locality, ref)
     run_id = args.run_id or new_run_id()
@@ -277,12 +293,13 @@ def run(args: argparse.Namespace) -> int:
         status = s["line_status"]
         print(
             f"{s['batch']}: {s['lines_read']:,} lines read, {status['priced']:,} priced, "
-            f"{status['not_payable']:,} not payable, "
-            f"{s['lines_read'] - status['priced'] - status['not_payable']:,} not priced "
-            f"(see line_status), {s['lines_flagged']:,} flagged; "
+            f"{status['not_payable']:,} not payable, {status['rejected']:,} rejected, "
+            f"{s['lines_read'] - status['priced'] - status['not_payable'] - status['rejected']:,}"
+            f" not priced (see line_status), {s['lines_flagged']:,} flagged; "
             f"expected allowed {_money(s['totals']['expected_allowed_cents'])}, "
             f"dollars at risk {_money(s['totals']['dollars_at_risk_cents'])}\n"
-            f"  report: {out.uri(s['batch'])}/ (lines.csv, claims.csv, summary.json)"
+            f"  report: {out.uri(s['batch'])}/ (lines.csv, claims.csv, rejects.csv, "
+            "validation.html, summary.json)"
         )
         if "x12" in s:
             x12 = s["x12"]

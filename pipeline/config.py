@@ -22,6 +22,7 @@ class PipelineConfig:
     patient_key: bytes
     patient_key_source: str
     paid_tolerance_cents: int = 100
+    max_reject_share: float = 0.05  # a batch with more rejected lines fails as a whole
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> PipelineConfig:
@@ -35,7 +36,30 @@ class PipelineConfig:
                 f"CLAIMS_PIPELINE_PAID_TOLERANCE={tolerance!r} is not a dollar amount; "
                 "use e.g. 1.00"
             ) from exc
-        return cls(patient_key=key, patient_key_source=source, paid_tolerance_cents=tolerance_cents)
+        share = parse_share(
+            env.get("CLAIMS_PIPELINE_MAX_REJECT_SHARE", "0.05"), "CLAIMS_PIPELINE_MAX_REJECT_SHARE"
+        )
+        return cls(
+            patient_key=key,
+            patient_key_source=source,
+            paid_tolerance_cents=tolerance_cents,
+            max_reject_share=share,
+        )
+
+
+def parse_share(value: str, name: str) -> float:
+    """A share of lines: 0.05 or 5%, from 0 to 1."""
+    text = value.strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise ConfigError(
+            f"{name}={value!r} is not a share of lines; use a number from 0 to 1 (e.g. 0.05) "
+            "or a percentage (e.g. 5%)"
+        )
+    return share
 
 
 def _patient_key(env: dict[str, str]) -> tuple[bytes, str]:

@@ -32,10 +32,23 @@ class ReleaseNotFound(ReferenceFileError):
     reason_code = "release_not_found"
 
 
+class ReleaseRefused(ReferenceFileError):
+    """A release given by path failed its validation suite and was not used."""
+
+    reason_code = "release_refused"
+
+
 class ClaimBatchError(PipelineError):
     """A claim batch cannot be read at all (as opposed to single bad rows)."""
 
     reason_code = "claim_batch"
+
+
+class BatchRejected(ClaimBatchError):
+    """A batch failed validation as a whole (too many rejected lines, no lines, no required
+    columns): nothing of it is published."""
+
+    reason_code = "batch_rejected"
 
 
 class ConfigError(PipelineError):

@@ -7,18 +7,22 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.config import PipelineConfig
+from pipeline.errors import BatchRejected, ClaimBatchError, StorageError
 from pipeline.extract.batch_files import batch_name, read_batch_file
 from pipeline.extract.claims import normalize_batch
 from pipeline.extract.ncci import NcciRelease, bundled_ncci
 from pipeline.extract.releases import ReferenceData
+from pipeline.extract.x12_envelope import X12FileError
 from pipeline.report.audiences import write_audience_reports
 from pipeline.report.history import (
     HISTORY_COLUMNS,
@@ -42,6 +46,14 @@ from pipeline.scrub.flags import FlagCollector
 from pipeline.scrub.payment import compare_paid
 from pipeline.scrub.price import LINE_STATUSES, price_lines
 from pipeline.scrub.remits import Remittances, apply_remits
+from pipeline.validate.claims_suite import (
+    apply_rejections,
+    rejects_table,
+    validate_claims,
+    warning_flags,
+)
+from pipeline.validate.reference_suites import validate_reference
+from pipeline.validate.results import validation_document, validation_html
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +69,8 @@ class BatchResult:
     outputs: dict[str, str] = field(default_factory=dict)
     history: pd.DataFrame | None = None  # this batch's lines as the history store keeps them
     x12_findings: pd.DataFrame | None = None  # X12 input: implementation-guide findings
+    rejects: pa.Table | None = None  # the lines validation rejected, with their reasons
+    validation: dict[str, Any] | None = None  # validation results (validation.json)
 
 
 def new_run_id() -> str:
@@ -76,6 +90,8 @@ def scrub_frame(
     history_root: Destination | None = None,
     source: str | None = None,
     remits: Remittances | None = None,
+    run_date: date | None = None,
+    whole_batch: bool = True,
 ) -> BatchResult:
     """Scrub a batch already read into a frame of text columns.
 
@@ -83,6 +99,14 @@ def scrub_frame(
     batches' lines of the same patients and providers kept there (report.history); those
     lines are never flagged again. With `remits` (this run's 835s), matched lines take their
     paid amount from the remittance and get the remittance flags (scrub.remits).
+
+    The reference files and the batch are validated first (pipeline/validate): lines that
+    fail are rejected (kept, unpriced, listed in `rejects`). Raises BatchRejected when the
+    batch fails as a whole (no lines, no required columns, too many rejected lines);
+    `run_date` (default today) is the date after which a date of service is in the future.
+    With `whole_batch` False the frame is one partition of a batch whose batch-level checks
+    ran on the whole (pipeline.orchestrate): lines are still checked and rejected, but the
+    partition is never refused for being empty or for its own share of rejected lines.
     """
     run_id = run_id or new_run_id()
     started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -95,12 +119,37 @@ def scrub_frame(
     say(f"normalized {len(lines):,} lines")
 
     t = time.perf_counter()
+    ncci = ncci or bundled_ncci()
+    reference = validate_reference(ref, ncci)
+    checked = validate_claims(
+        raw,
+        lines,
+        run_date=run_date or date.today(),
+        max_reject_share=config.max_reject_share if whole_batch else 1.0,
+    )
+    document = validation_document(
+        run_id=run_id,
+        batch=batch,
+        claims=checked,
+        reference=reference,
+        releases_used=[r.name for r in ref.releases],
+        releases_refused=list(ref.refused),
+    )
+    rejects = rejects_table(lines, checked, run_id) if checked.lines is not None else None
+    timings["validate"] = time.perf_counter() - t
+    if not checked.passed and whole_batch:
+        error = BatchRejected(f"batch {batch} failed validation: {checked.failure()}")
+        error.validation, error.rejects = document, rejects
+        raise error
+    lines = apply_rejections(lines, checked)
+    say(f"validated {len(lines):,} lines: {checked.rejected_count:,} rejected")
+
+    t = time.perf_counter()
     priced = price_lines(lines, ref, default_locality=default_locality)
     timings["price"] = time.perf_counter() - t
     say(f"priced {len(lines):,} lines")
 
     t = time.perf_counter()
-    ncci = ncci or bundled_ncci()
     key_id = key_check(config.patient_key)
     history = (
         read_history(history_root, lines, exclude_batch=batch, key_id=key_id)
@@ -123,7 +172,7 @@ def scrub_frame(
         tolerance = config.paid_tolerance_cents
         compared = apply_remits(compared, extra, remits, tolerance_cents=tolerance)
     every = FlagCollector()
-    for step in (priced.collector, edit_flags, extra):
+    for step in (priced.collector, edit_flags, extra, warning_flags(lines, checked)):
         every.absorb(step)
     flags = every.table()  # by line, then in the order the steps ran
     flagged = attach_flags(compared, flags)
@@ -139,6 +188,10 @@ def scrub_frame(
             "lines_matched": int(matched.sum()),
             "paid_cents": int(flagged.loc[matched, "remit_paid_cents"].fillna(0).sum()),
         }
+    summary["validation"] = checked.summary()
+    summary["conservation"] = _conservation(summary, 0 if rejects is None else len(rejects))
+    summary["releases_refused"] = list(ref.refused)
+    summary["reference_files_validated"] = reference.summary()
     out_lines = to_output(flagged, run_id=run_id, run_started_at=started)
     claims = claims.assign(run_id=run_id, run_started_at=started)
     at = flags["line_index"].to_numpy()
@@ -170,7 +223,34 @@ def scrub_frame(
         summary["totals"]["dollars_at_risk_cents"] / 100,
     )
     past = history_rows(priced.lines, batch, run_id, key_id=key_id, source=source or batch)
-    return BatchResult(out_lines, flag_table, claims, summary, history=past)
+    return BatchResult(
+        out_lines,
+        flag_table,
+        claims,
+        summary,
+        history=past,
+        rejects=rejects,
+        validation=document,
+    )
+
+
+def _conservation(summary: dict[str, Any], listed_rejects: int) -> dict[str, Any]:
+    """Every line read is in the report once: priced, rejected (and listed), or another
+    status."""
+    status = summary["line_status"]
+    read, priced, rejected = summary["lines_read"], status["priced"], status["rejected"]
+    other = {s: n for s, n in status.items() if s not in ("priced", "rejected") and n}
+    return {
+        "lines_read": read,
+        "priced": priced,
+        "rejected": rejected,
+        "other_statuses": sum(other.values()),
+        "equation": f"{read} read = {priced} priced + {rejected} rejected + "
+        f"{sum(other.values())} other ({', '.join(f'{n} {s}' for s, n in other.items())})",
+        "rejects_listed": listed_rejects,
+        "ok": read == priced + rejected + sum(other.values()) == summary["lines_written"]
+        and listed_rejects == rejected,
+    }
 
 
 def _edits_with_history(lines, history, ncci, flags: FlagCollector) -> pd.DataFrame:
@@ -260,6 +340,7 @@ def write_batch(
         "claims.csv": dest.write_csv("claims.csv", to_csv_table(result.claims)),
         "flags.parquet": dest.write_parquet("flags.parquet", to_arrow(result.flags)),
         "flags.csv": dest.write_csv("flags.csv", to_csv_table(result.flags)),
+        **write_validation(dest, result.validation, result.rejects),
     }
     if result.x12_findings is not None:
         findings = to_arrow(result.x12_findings)
@@ -273,6 +354,58 @@ def write_batch(
     outputs["manifest.json"] = write_manifest(dest, stamp(result.summary))
     result.outputs = outputs
     return outputs
+
+
+def write_validation(
+    dest: Destination, document: dict[str, Any] | None, rejects: pa.Table | None
+) -> dict[str, str]:
+    """rejects.parquet/.csv and validation.json/.html, for whatever was produced."""
+    outputs = {}
+    if rejects is not None:
+        as_text = rejects.set_column(
+            rejects.schema.get_field_index("failed_checks"),
+            "failed_checks",
+            pc.binary_join(rejects["failed_checks"], ";"),
+        )
+        outputs["rejects.parquet"] = dest.write_parquet("rejects.parquet", rejects)
+        outputs["rejects.csv"] = dest.write_csv("rejects.csv", as_text)
+    if document is not None:
+        outputs["validation.json"] = dest.write_json("validation.json", document)
+        outputs["validation.html"] = dest.write_bytes(
+            "validation.html", validation_html(document).encode()
+        )
+    return outputs
+
+
+def write_failed(
+    out: Destination,
+    name: str,
+    run_id: str,
+    error: ClaimBatchError,
+    path: Path,
+) -> Destination:
+    """Keep what a failed batch produced in OUT/failed/<batch>/<run_id>/, with reason.json.
+
+    Nothing goes to OUT/<batch>/ (an earlier run's report there is left as it was).
+    """
+    place = out.child("failed").child(name).child(run_id)
+    files = write_validation(
+        place, getattr(error, "validation", None), getattr(error, "rejects", None)
+    )
+    reason = {
+        "batch": name,
+        "input": str(path),
+        "run_id": run_id,
+        "failed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "reason_code": error.reason_code,
+        "reason": str(error),
+        "published": False,
+        "report_folder_not_written": out.uri(name),
+        "files": sorted(files),
+    }
+    place.write_json("reason.json", reason)
+    logger.warning("batch %s failed (%s); reasons kept in %s", name, error.reason_code, place.root)
+    return place
 
 
 def scrub_file(
@@ -294,24 +427,40 @@ def scrub_file(
     batch's lines are added there.
     """
     name = name or batch_name(path)
+    run_id = run_id or new_run_id()
     t = time.perf_counter()
-    batch = read_batch_file(path)
-    raw = batch.frame
-    read_seconds = time.perf_counter() - t
-    if progress:
-        progress(f"read {len(raw):,} lines from {Path(path).name}")
-    result = scrub_frame(
-        raw,
-        ref,
-        config,
-        default_locality=default_locality,
-        run_id=run_id,
-        batch=name,
-        progress=progress,
-        history_root=out if use_history else None,
-        source=str(path),
-        remits=remits,
-    )
+    try:
+        batch = read_batch_file(path)
+        raw = batch.frame
+        read_seconds = time.perf_counter() - t
+        if progress:
+            progress(f"read {len(raw):,} lines from {Path(path).name}")
+        result = scrub_frame(
+            raw,
+            ref,
+            config,
+            default_locality=default_locality,
+            run_id=run_id,
+            batch=name,
+            progress=progress,
+            history_root=out if use_history else None,
+            source=str(path),
+            remits=remits,
+        )
+    except X12FileError:
+        raise  # an unreadable X12 file: the caller quarantines it with its segment number
+    except ClaimBatchError as exc:
+        try:
+            place = write_failed(out, name, run_id, exc, path)
+            kept = f"the reasons are in {place.root}/ (reason.json" + (
+                ", validation.html, rejects.csv)" if getattr(exc, "validation", None) else ")"
+            )
+        except StorageError as storage:
+            kept = f"the reasons could not be kept ({storage})"
+        # The same error, told where its reasons went (its other details are kept).
+        exc.message = f"{exc.message}; nothing was published to {out.uri(name)}/, {kept}"
+        exc.source = exc.source or str(path)
+        raise
     result.summary["input"] = str(path)
     result.summary["input_encoding"] = batch.encoding
     result.summary["malformed_rows"] = batch.malformed_rows

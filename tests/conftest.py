@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +13,9 @@ from pipeline.config import PipelineConfig
 from pipeline.extract.ncci import NcciRelease, bundled_ncci
 from pipeline.extract.releases import ReferenceData, bundled_reference_data
 from pipeline.run import BatchResult, scrub_frame
+
+# Reference-file validation results are cached here, not in the user's home folder.
+os.environ.setdefault("CLAIMS_PIPELINE_CACHE_DIR", tempfile.mkdtemp(prefix="claims-scrub-cache-"))
 
 DATA = Path(__file__).parent / "data"
 HOUSTON = "77030"  # carrier 04412, locality 18 (GPCIs 1.014 / 1.003 / 1.409)
@@ -53,14 +58,24 @@ def reference() -> ReferenceData:
 
 @pytest.fixture(scope="session")
 def config() -> PipelineConfig:
-    return PipelineConfig.from_env({"CLAIMS_PIPELINE_PATIENT_KEY": "test-key"})
+    # Row-level tests use batches of a few lines, where one bad line is over any realistic
+    # reject share; the batch limit has its own tests (tests/pipeline/validate).
+    return PipelineConfig.from_env(
+        {"CLAIMS_PIPELINE_PATIENT_KEY": "test-key", "CLAIMS_PIPELINE_MAX_REJECT_SHARE": "1"}
+    )
 
 
 def batch(*rows: dict[str, str]) -> pd.DataFrame:
-    """A raw batch: each row is DEFAULTS updated with the given fields, numbered in order."""
+    """A raw batch: each row is DEFAULTS updated with the given fields, numbered in order.
+
+    A row that names its own patient but no claim gets that patient's own claim (C-<patient>):
+    a claim's lines must share one patient, or validation rejects them.
+    """
     out = []
     for i, row in enumerate(rows, 1):
         full = {**DEFAULTS, "claim_line_number": str(i), **row}
+        if "patient_id" in row and "claim_id" not in row:
+            full["claim_id"] = f"C-{row['patient_id']}"
         out.append(full)
     return pd.DataFrame(out).fillna("").astype("string")
 

@@ -90,3 +90,33 @@ def test_no_history_option(tmp_path, monkeypatch):
     out = tmp_path / "out"
     assert main(["run", "--sample", "--out", str(out), "--no-history", "-q"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["tuva_professional_2025"]
+
+
+def test_batch_over_the_reject_share_fails_the_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-test")
+    batch({"hcpcs_code": "99213"}, {"hcpcs_code": "99213", "place_of_service_code": "98"}).to_csv(
+        tmp_path / "b.csv", index=False
+    )
+    out = tmp_path / "out"
+    args = ["run", str(tmp_path / "b.csv"), "--out", str(out), "--run-id", "r1"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"claims-scrub: {tmp_path / 'b.csv'}: batch b failed validation: 1 of 2 lines (50.0%) "
+        "failed validation, more than the 5.0% allowed (0 lines); nothing was published to "
+        f"{out}/b/, the reasons are in {out}/failed/b/r1/ (reason.json, validation.html, "
+        "rejects.csv)"
+    ) in err
+    assert sorted(p.name for p in out.iterdir()) == ["failed"]
+
+    assert main([*args, "--max-reject-share", "50%"]) == 0
+    assert "b: 2 lines read, 1 priced, 0 not payable, 1 rejected" in capsys.readouterr().out
+    assert (out / "b" / "rejects.csv").exists()
+
+
+def test_bad_reject_share_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_MAX_REJECT_SHARE", "lots")
+    assert main(["run", "--sample", "--out", str(tmp_path)]) == 2
+    assert "CLAIMS_PIPELINE_MAX_REJECT_SHARE='lots' is not a share of lines" in (
+        capsys.readouterr().err
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ReleaseNotFound
+from pipeline.errors import ReferenceFileError, ReleaseNotFound
 from pipeline.extract.cms_files import SourceFile, list_release_files
 from pipeline.extract.gpci import load_gpci_file
 from pipeline.extract.rvu import (
@@ -57,6 +57,7 @@ class ReferenceData:
     releases: tuple[Release, ...]
     zip5: pd.DataFrame = field(repr=False)
     zip_source: str
+    refused: tuple[dict[str, str], ...] = ()  # releases given by path that failed validation
 
     def release_index(self, dos: np.ndarray) -> np.ndarray:
         """Index into `releases` of the release in force on each date (or a sentinel).
@@ -181,16 +182,34 @@ def bundled_path(relative: str) -> Path:
 
 
 def load_reference_data(
-    extra_releases: tuple[Path, ...] = (), zip5: Path | None = None
+    extra_releases: tuple[Path, ...] = (), zip5: Path | None = None, *, validate: bool = True
 ) -> ReferenceData:
-    """Load the bundled releases plus any newer CMS releases given by path."""
+    """Load the bundled releases plus any newer CMS releases given by path.
+
+    With `validate`, a release given by path is checked by its validation suite (see
+    pipeline.validate.reference_suites) first; one that cannot be read or fails is refused,
+    logged and listed in `refused`, and the releases already loaded stay in force. A path
+    that is not a release at all is an error.
+    """
     loaded = {r.name: r for r in (load_release(bundled_path(p)) for p in BUNDLED_RELEASES)}
+    refused: list[dict[str, str]] = []
     for path in extra_releases:
-        release = load_release(Path(path))
+        try:
+            release = load_release(Path(path))
+            if validate:
+                from pipeline.validate.reference_suites import check_new_release
+
+                check_new_release(release, list(loaded.values()))
+        except ReleaseNotFound:
+            raise
+        except ReferenceFileError as exc:
+            logger.warning("release %s refused, not used: %s", path, exc)
+            refused.append({"source": str(path), "reason": str(exc)})
+            continue
         loaded[release.name] = release  # a release given by path replaces a bundled one
     releases = _fill_gpci(sorted(loaded.values(), key=lambda r: r.effective))
     zip_file = SourceFile(Path(zip5)) if zip5 else SourceFile(bundled_path(BUNDLED_ZIP5))
-    return ReferenceData(tuple(releases), load_zip5_file(zip_file), zip_file.name)
+    return ReferenceData(tuple(releases), load_zip5_file(zip_file), zip_file.name, tuple(refused))
 
 
 @lru_cache(maxsize=1)

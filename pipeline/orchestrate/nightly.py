@@ -13,11 +13,11 @@ import logging
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ClaimBatchError, PipelineError
+from pipeline.errors import BatchRejected, ClaimBatchError, PipelineError
 from pipeline.extract.batch_files import BatchFile, batch_name, read_batch_file
 from pipeline.orchestrate.layout import Layout, check_run_date, history_name
 from pipeline.orchestrate.partition import assign_partitions, partition_count
@@ -119,8 +119,24 @@ def check_batch(batch_file: BatchFile, source: str) -> None:
     pipeline/validate/): raise a PipelineError to refuse the batch; it is then quarantined
     with the error as its reason and its task fails without retrying.
     """
+    from pipeline.config import PipelineConfig
+    from pipeline.extract.claims import normalize_batch
+    from pipeline.validate.claims_suite import validate_claims
+
     if batch_file.frame.empty:
         raise ClaimBatchError("the batch has a header but no claim lines", source=source)
+    # The batch-level limits (required columns, share of rejected lines) apply to the whole
+    # batch here; each partition then rejects its own lines (scrub_frame whole_batch=False).
+    config = PipelineConfig.from_env()
+    lines = normalize_batch(batch_file.frame, patient_key=config.patient_key)
+    checked = validate_claims(
+        batch_file.frame,
+        lines,
+        run_date=date.today(),
+        max_reject_share=config.max_reject_share,
+    )
+    if not checked.passed:
+        raise BatchRejected(f"failed validation: {checked.failure()}", source=source)
 
 
 def extract_and_validate(
@@ -212,6 +228,7 @@ def scrub_partition(
         ncci=bundled_ncci(),
         history_root=layout.history_root,
         source=part["input"],
+        whole_batch=False,
     )
     work = layout.work(part["run_date"], part["batch"], run_id).child(
         f"part-{int(part['part']):05d}"

@@ -58,8 +58,8 @@ LINE_STATUSES = (
 )
 # The order in which a line's status is decided: the first that applies wins.
 STATUS_PRECEDENCE = (
-    "outside_loaded_years",
     "rejected",
+    "outside_loaded_years",
     "unknown_code",
     "not_payable",
     "carrier_priced",
@@ -73,6 +73,7 @@ INPUT_RULES = (
     "INPUT_BAD_DATE",
     "INPUT_BAD_UNITS",
     "INPUT_BAD_AMOUNT",
+    "INPUT_INVALID",
 )
 
 
@@ -286,8 +287,8 @@ def price_lines(
     # First matching condition wins; positions are those of LINE_STATUSES.
     status_code = np.select(
         [
+            rejected,  # a quarantined row is rejected whatever its date (pipeline/validate)
             outside | before_first,
-            rejected,
             unknown,
             bad_mod | not_pay,
             carrier | anesthesia,

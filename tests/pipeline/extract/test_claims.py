@@ -257,10 +257,13 @@ def test_zip_with_lost_leading_zero_and_zip_plus_four(scrub):
     assert result.lines["pricing_locality"].tolist()[1] == "04412-18"
 
 
-def test_malformed_modifier_is_flagged_and_ignored(scrub):
+def test_malformed_modifier_rejects_the_line(scrub):
     result = scrub({"hcpcs_code": "78580", "hcpcs_modifier_1": "26 TC"})
-    assert "MODIFIER_MALFORMED" in flags_of(result, 1)
-    assert result.lines["pricing_modifier"].tolist() == [""]
+    assert result.lines["line_status"].tolist() == ["rejected"]
+    assert flags_of(result, 1) == ["INPUT_INVALID"]
+    assert result.flags["reason"].tolist() == [
+        "Not priced: hcpcs_modifier_1 '26 TC' is not two letters or digits."
+    ]
 
 
 def test_duplicate_claim_lines_are_flagged(scrub):

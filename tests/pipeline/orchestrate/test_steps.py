@@ -125,6 +125,23 @@ def test_empty_batch_is_refused(layout):
         extract_and_validate(layout, listed, partition_lines=10, run_id="r1")
 
 
+def test_batch_over_the_reject_limit_is_refused_as_a_whole(layout):
+    """The limit is on the whole batch, before it is split into partitions."""
+    rows = [{"claim_id": f"C{i}", "patient_id": f"P{i}", "hcpcs_code": "99213"} for i in range(19)]
+    rows.append({"claim_id": "C19", "patient_id": "P19", "hcpcs_code": "9921"})
+    drop(layout, "one_bad.csv", batch(*rows).to_csv(index=False))
+    (listed,) = inbox_batches(layout, DAY)
+    prepared = extract_and_validate(layout, listed, partition_lines=4, run_id="r1")
+    assert prepared["lines"] == 20  # 1 of 20 rejected: 5%, within the default limit
+
+    rows.append({"claim_id": "C20", "patient_id": "P20", "hcpcs_code": "992"})
+    drop(layout, "two_bad.csv", batch(*rows).to_csv(index=False))
+    listed = inbox_batches(layout, DAY, "two_bad")[0]
+    with pytest.raises(ClaimBatchError, match=r"failed validation: 2 of 21 lines \(9.5%\)"):
+        extract_and_validate(layout, listed, partition_lines=4, run_id="r1")
+    assert layout.claims_quarantine(DAY, "two_bad").list("") == ["reason.json", "two_bad.csv"]
+
+
 def test_steps_scrub_publish_and_rerun(layout):
     rows = [
         {"claim_id": f"C{i}", "patient_id": f"P{i % 3}", "hcpcs_code": "99213"} for i in range(9)

@@ -206,6 +206,7 @@ def test_run_health_counts_and_durations(sample_report):
     assert set(health["durations_seconds"]) == {
         "read",
         "normalize",
+        "validate",
         "price",
         "edits",
         "report",

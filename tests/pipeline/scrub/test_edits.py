@@ -59,7 +59,7 @@ def test_ptp_indicator_0_bundles_column_2_across_claims(edits):
         {"hcpcs_code": "78597", "claim_id": "C1"},
         {"hcpcs_code": "78580", "claim_id": "C2", "hcpcs_modifier_1": "59"},
         {"hcpcs_code": "78580", "claim_id": "C3", "claim_line_start_date": "2025-10-16"},
-        {"hcpcs_code": "78580", "claim_id": "C4", "rendering_npi": "1987654329"},
+        {"hcpcs_code": "78580", "claim_id": "C4", "rendering_npi": "1987654328"},
     )
     assert ncci_flags(result, 1) == []
     assert ncci_flags(result, 2) == ["PTP_BUNDLED"]

@@ -105,7 +105,7 @@ def test_modifier_26_on_a_code_without_components(scrub):
         pytest.param("36415", "other_fee_schedule", "OTHER_FEE_SCHEDULE", id="status X lab"),
         pytest.param("00100", "carrier_priced", "ANESTHESIA_NOT_PRICED", id="status J anesthesia"),
         pytest.param("0633T", "carrier_priced", "CARRIER_PRICED", id="status C"),
-        pytest.param("ZZ999", "unknown_code", "UNKNOWN_CODE", id="unknown code"),
+        pytest.param("ZZ999", "rejected", "INPUT_INVALID", id="not a HCPCS code shape"),
         pytest.param("99999", "unknown_code", "UNKNOWN_CODE", id="unknown CPT code"),
         pytest.param("E0431", "other_fee_schedule", "NOT_ON_FEE_SCHEDULE", id="DME code"),
     ],

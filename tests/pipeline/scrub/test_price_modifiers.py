@@ -64,7 +64,7 @@ def test_standard_multiple_procedure_reduction(scrub):
 def test_reduction_only_within_patient_provider_and_day(scrub):
     result = scrub(
         {"hcpcs_code": "11042", **FACILITY},
-        {"hcpcs_code": "19125", "rendering_npi": "1987654329", **FACILITY},
+        {"hcpcs_code": "19125", "rendering_npi": "1987654328", **FACILITY},
         {"hcpcs_code": "19125", "claim_line_start_date": "2025-10-16", **FACILITY},
     )
     assert allowed(result) == [6111, 48235, 48235]

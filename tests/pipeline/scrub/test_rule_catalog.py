@@ -12,7 +12,8 @@ PIPELINE = Path(__file__).parents[3] / "pipeline"
 
 def _literals(pattern: str) -> set[str]:
     found: set[str] = set()
-    for path in [*(PIPELINE / "scrub").glob("*.py"), PIPELINE / "extract" / "claims.py"]:
+    paths = [*(PIPELINE / "scrub").glob("*.py"), *(PIPELINE / "validate").glob("*.py")]
+    for path in [*paths, PIPELINE / "extract" / "claims.py"]:
         found |= set(re.findall(pattern, path.read_text()))
     return found
 

@@ -1,0 +1,1 @@
+"""Great Expectations suites for claim batches and CMS reference files (docs/validation.md)."""

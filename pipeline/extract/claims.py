@@ -17,12 +17,31 @@ from pipeline.money import parse_money
 logger = logging.getLogger(__name__)
 
 MODIFIER_COLUMNS = tuple(f"hcpcs_modifier_{i}" for i in range(1, 5))
-# Words that mark a column as a direct identifier of the patient (see the schema page).
-_ID_WORDS = frozenset(
-    "member mbr subscriber subscr person beneficiary bene insured enrollee mbi hicn mrn ssn "
-    "dob phone email address addr street patient pt pat nm fname lname surname".split()
+# Parts of a header that mark a column as a direct identifier of the patient (see the schema
+# page). Headers arrive lower-cased ("MemberID" -> "memberid"), so most are matched inside
+# the name; short ones that occur inside ordinary words are matched as whole words only.
+_ID_PARTS = (
+    "birth",
+    "dob",
+    "ssn",
+    "social",
+    "phone",
+    "email",
+    "address",
+    "street",
+    "member",
+    "subscriber",
+    "person",
+    "beneficiary",
+    "insured",
+    "enrollee",
+    "hicn",
+    "medical_record",
+    "name",
 )
-_ID_PARTS = ("birth", "name", "social", "phone", "email", "address")
+_ID_WORDS = frozenset("mbr subscr bene mbi mrn hic pt pat nm fname lname surname addr".split())
+# A program's member number: medicare_id, MedicaidNo, hic_no, PatientID, ...
+_ID_NUMBER = re.compile(r"(medicare|medicaid|hic|patient|mbr|pt)_?(id|no|num|nbr|number)")
 _NAME_OK = frozenset("payer plan provider billing rendering facility locality referring".split())
 MAX_UNITS = 99_999
 MAX_DOLLARS_DIGITS = 10
@@ -46,9 +65,13 @@ def identifier_columns(columns: list[str]) -> list[str]:
         if words == ["patient", "id"] and col.strip().lower() == "patient_id":
             continue
         if words and words[0] in _NAME_OK:
-            continue
+            continue  # the provider's or payer's own name, address, ...
         joined = "_".join(words)
-        if _ID_WORDS.intersection(words) or any(part in joined for part in _ID_PARTS):
+        if (
+            _ID_WORDS.intersection(words)
+            or any(part in joined for part in _ID_PARTS)
+            or _ID_NUMBER.search(joined)
+        ):
             out.append(col)
     return out
 

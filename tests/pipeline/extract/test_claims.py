@@ -52,6 +52,34 @@ def test_identifiers_removed_and_patient_hashed():
     assert lines["patient_id"].iloc[0] == again != other_key
 
 
+def test_identifier_headers_in_any_spelling_are_dropped():
+    from pipeline.extract.claims import identifier_columns
+
+    headers = [
+        "memberid",  # MemberID, lower-cased by the reader
+        "medicare_id",
+        "hic_no",
+        "ssn4",
+        "patientid",
+        "first_nm",
+        "claim_id",
+        "patient_id",
+        "payer",
+        "patient_paid_amount",
+        "medicare_paid",
+        "provider_name",
+        "hcpcs_code",
+    ]
+    assert identifier_columns(headers) == [
+        "memberid",
+        "medicare_id",
+        "hic_no",
+        "ssn4",
+        "patientid",
+        "first_nm",
+    ]
+
+
 def test_bad_rows_are_kept_with_a_reason(scrub):
     result = scrub(
         {"hcpcs_code": "99213"},

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +210,15 @@ def _check_locality(value: str | None, ref) -> str | None:
     return value
 
 
+def _out_location(value: str) -> str:
+    """--out as given, refusing a mistyped S3 address that would become a local folder."""
+    if value.lower().startswith("s3:") and not value.startswith("s3://"):
+        raise PipelineError(
+            f"--out {value!r}: an S3 location is written s3://bucket/prefix (two slashes)"
+        )
+    return value
+
+
 def _money(cents: int) -> str:
     return f"${cents / 100:,.2f}"
 
@@ -245,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
     say("loaded " + ", ".join(f"{r['release']} ({r['in_force_from']})" for r in ref.describe()))
     default_locality = _check_locality(args.default_locality, ref)
     run_id = args.run_id or new_run_id()
-    out = Destination(str(args.out))
+    out = Destination(_out_location(str(args.out)))
     failures = 0
     named = _unique_names(claim_paths + remit_paths)
     remit_run = load_remits(named[len(claim_paths) :]) if remit_paths else None
@@ -270,6 +279,8 @@ def run(args: argparse.Namespace) -> int:
                 use_history=not args.no_history,
                 remits=remits,
             )
+        except StorageError:
+            raise  # the output cannot be written: every other batch would fail the same way
         except PipelineError as exc:
             failures += 1
             print(f"claims-scrub: {exc}", file=sys.stderr)

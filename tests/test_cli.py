@@ -67,10 +67,17 @@ def test_unwritable_output_names_the_path(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-test")
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert main(["run", "--sample", "--out", str(blocker)]) == 1
-    assert (
-        f"{blocker}/tuva_professional_2025/lines.parquet: cannot write" in capsys.readouterr().err
-    )
+    assert main(["run", "--sample", "--out", str(blocker)]) == 2  # an output error, not input
+    err = capsys.readouterr().err
+    assert f"{blocker}/tuva_professional_2025/lines.parquet: cannot write" in err
+    assert "could not be read" not in err
+
+
+def test_mistyped_s3_output_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--sample", "--out", "s3:/bucket/x"]) == 2
+    assert "an S3 location is written s3://bucket/prefix" in capsys.readouterr().err
+    assert not (tmp_path / "s3:").exists()
 
 
 def test_bad_settings_are_clear(tmp_path, capsys, monkeypatch):

@@ -279,3 +279,41 @@ def test_cli_nightly_runs_the_same_steps(layout, capsys, caplog):
     assert "1 batch(es) scrubbed" in capsys.readouterr().out
     assert main(["nightly", "--store", store, "--date", "2025-13-01"]) == 2
     assert "run date '2025-13-01' is not a calendar date" in capsys.readouterr().err
+
+
+def test_cli_nightly_missing_or_empty_inbox_and_bad_partition_lines(layout, capsys, tmp_path):
+    from pipeline.cli import main
+
+    store = layout.root.root
+    assert main(["nightly", "--store", store + "-typo", "--date", DAY]) == 2
+    err = capsys.readouterr().err
+    assert f"claims-scrub: the store {store}-typo does not exist, so there is no inbox" in err
+    assert "check --store (or CLAIMS_PIPELINE_STORE)" in err
+
+    layout.root.write_bytes("reports/.keep", b"")  # the store exists, the day's inbox not
+    assert main(["nightly", "--store", store, "--date", DAY]) == 2
+    err = capsys.readouterr().err
+    assert f"claims-scrub: the inbox folder {store}/inbox/{DAY}/ does not exist; put" in err
+
+    (tmp_path / "store" / "inbox" / DAY).mkdir(parents=True)
+    assert main(["nightly", "--store", store, "--date", DAY]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert (
+        f"claims-scrub: warning: the inbox {store}/inbox/{DAY}/ is empty: no claim files for "
+        f"{DAY}, nothing was scrubbed" in captured.err
+    )
+    assert not (tmp_path / "store" / "reports" / DAY).exists()
+
+    drop(layout, "notes.txt", "not a batch")
+    assert main(["nightly", "--store", store, "--date", DAY]) == 0
+    assert f"0 batch(es) scrubbed, 0 lines, dollars at risk $0.00; no new batch in {store}" in (
+        capsys.readouterr().out
+    )
+
+    for bad in ("0", "-5"):
+        assert main(["nightly", "--store", store, "--date", DAY, "--partition-lines", bad]) == 2
+        assert (
+            f"claims-scrub: --partition-lines {bad} is not a number of lines; give 1 or more"
+            in (capsys.readouterr().err)
+        )

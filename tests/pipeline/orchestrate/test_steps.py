@@ -317,3 +317,44 @@ def test_cli_nightly_missing_or_empty_inbox_and_bad_partition_lines(layout, caps
             f"claims-scrub: --partition-lines {bad} is not a number of lines; give 1 or more"
             in (capsys.readouterr().err)
         )
+
+
+def _folders(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir())
+
+
+def test_local_store_keeps_no_empty_folders(layout, tmp_path):
+    """A nightly run leaves no work/ folders; a batch redone after a failure leaves no
+    quarantine/ folders; deletes never remove the store root or folders still holding files."""
+    from pipeline.orchestrate.nightly import run_day
+
+    root = tmp_path / "store"
+    drop(layout, "good.csv", "x,y\n1,2\n")  # fails validation: quarantined
+    assert run_day(layout, DAY, partition_lines=1, run_id="r1")["failed"] == ["good"]
+    assert layout.claims_quarantine(DAY, "good").list("") == ["good.csv", "reason.json"]
+    rows = [{"hcpcs_code": "99213", "claim_id": c} for c in ("a", "b", "c")]
+    drop(layout, "good.csv", batch(*rows).to_csv(index=False))
+    result = run_day(layout, DAY, batch="good", partition_lines=1, run_id="r2")
+    assert (result["batches"], result["lines"], result["failed"]) == (1, 3, [])
+    assert not (root / "work").exists()
+    assert not (root / "quarantine").exists()
+    assert _folders(root) == [
+        "history",
+        "history/month=2025-10",
+        "inbox",
+        f"inbox/{DAY}",
+        "reports",
+        f"reports/{DAY}",
+        f"reports/{DAY}/good",
+    ]
+
+    store = layout.root
+    store.child("a/b").write_bytes("c/one.txt", b"1")
+    store.child("a/b").write_bytes("c/two.txt", b"2")
+    store.child("a/b").delete("c/one.txt")
+    assert (root / "a/b/c/two.txt").exists()
+    store.child("a/b").delete("c/two.txt")
+    assert not (root / "a").exists() and root.is_dir()
+    store.write_bytes("top.txt", b"t")
+    store.delete("top.txt")
+    assert root.is_dir()  # the store root itself stays

@@ -111,7 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     day.add_argument(
         "--batch", default="", help="redo only this batch (file name without extension)"
     )
-    day.add_argument("--partition-lines", type=int, help="split batches above this many lines")
+    day.add_argument(
+        "--partition-lines", type=int, help="split batches above this many lines (1 or more)"
+    )
     day.add_argument("--run-id", help="run identifier stamped on every output (default: time)")
     return parser
 
@@ -376,13 +378,27 @@ def explain(args: argparse.Namespace) -> int:
 
 
 def nightly(args: argparse.Namespace) -> int:
+    from pipeline.errors import ConfigError
     from pipeline.orchestrate.layout import Layout
-    from pipeline.orchestrate.nightly import run_day
+    from pipeline.orchestrate.nightly import inbox_files, run_day
     from pipeline.orchestrate.settings import Settings
     from pipeline.run import new_run_id
 
+    if args.partition_lines is not None and args.partition_lines < 1:
+        raise ConfigError(
+            f"--partition-lines {args.partition_lines} is not a number of lines; give 1 or "
+            "more (e.g. 500000), or leave it out to use CLAIMS_PIPELINE_PARTITION_LINES"
+        )
     settings = Settings.from_env()
     layout = Layout.at(args.store or settings.store)
+    inbox = layout.inbox(args.date)
+    if not inbox_files(layout, args.date) and not args.batch:
+        print(
+            f"claims-scrub: warning: the inbox {inbox.uri('')} is empty: no claim files for "
+            f"{args.date}, nothing was scrubbed; put the day's files there and run again",
+            file=sys.stderr,
+        )
+        return 0
     result = run_day(
         layout,
         args.date,
@@ -392,8 +408,12 @@ def nightly(args: argparse.Namespace) -> int:
     )
     print(
         f"{result['run_date']}: {result['batches']} batch(es) scrubbed, {result['lines']:,} "
-        f"lines, dollars at risk {_money(result['dollars_at_risk_cents'])}; reports in "
-        f"{layout.reports(result['run_date']).uri('')}"
+        f"lines, dollars at risk {_money(result['dollars_at_risk_cents'])}; "
+        + (
+            f"reports in {layout.reports(result['run_date']).uri('')}"
+            if result["batches"]
+            else f"no new batch in {inbox.uri('')}"
+        )
     )
     if result["failed"]:
         print(

@@ -117,5 +117,6 @@ HISTORY = (
     "expected_allowed_cents",
     "charge_cents",
 )
-# Kept in the history store when the batch has them (older history files may not).
-HISTORY_OPTIONAL = ("line_control_number",)
+# Kept in the history store when the batch has them (older history files may not); the
+# payer names the payer of remittances matched to these lines later (denial patterns).
+HISTORY_OPTIONAL = ("line_control_number", "payer")

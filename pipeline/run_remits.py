@@ -13,6 +13,7 @@ from pipeline.errors import PipelineError
 from pipeline.extract.x12_envelope import X12FileError
 from pipeline.report.history import read_history_claims
 from pipeline.report.remit_report import remit_report, remit_summary, write_remit_report
+from pipeline.report.remittance_history import remittance_rows, write_remittance_history
 from pipeline.report.storage import Destination
 from pipeline.scrub.remits import Remittances, match_history
 
@@ -26,17 +27,19 @@ class RemitRun:
     remits: Remittances
     files: list = field(default_factory=list)  # RemitFile per readable input
     failed: list[tuple[Path, PipelineError]] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)  # sha256 of each readable file's bytes
 
 
 def load_remits(named: list[tuple[Path, str]]) -> RemitRun:
     """Read every 835 (path, report name); an unreadable one is kept aside with its error."""
     from pipeline.extract.x12_835 import read_remittance
 
-    files, names, failed = [], [], []
+    files, names, failed, digests = [], [], [], []
     for path, name in named:
         try:
             files.append(read_remittance(path))
             names.append(name)
+            digests.append(_digest(path))
         except PipelineError as exc:
             failed.append((path, exc))
     remits = Remittances.build(files, names)
@@ -46,7 +49,14 @@ def load_remits(named: list[tuple[Path, str]]) -> RemitRun:
         len(remits.rows),
         len(failed),
     )
-    return RemitRun(remits, files, failed)
+    return RemitRun(remits, files, failed, digests)
+
+
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
 
 
 def finish_remits(
@@ -58,7 +68,8 @@ def finish_remits(
     use_history: bool = True,
 ) -> list[dict]:
     """Match what this run's batches did not against the history store, then write one
-    report folder per 835 file. Returns each file's summary."""
+    report folder per 835 file and (with `use_history`) its matched lines to
+    `history/remittance/` for denial patterns. Returns each file's summary."""
     remits = run.remits
     if remits.empty:
         return []
@@ -74,6 +85,11 @@ def finish_remits(
         summary = remit_summary(frames, run.files[i].details, name, run_id)
         summary["input"] = source
         summary["paid_tolerance_cents"] = config.paid_tolerance_cents
+        if use_history and run.digests[i]:
+            kept = remittance_rows(remits, i, run_id=run_id)
+            summary["history_rows"] = len(kept)
+            summary["history_denied_rows"] = int(kept["denied"].sum()) if len(kept) else 0
+            write_remittance_history(kept, out, run.digests[i][:20])
         write_remit_report(frames, summary, out.child(name))
         logger.info(
             "remittance %s: %d rows, %s, %d flagged",

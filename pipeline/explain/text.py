@@ -194,20 +194,17 @@ def _denials(doc: dict) -> list[str]:
         return ["", f"Denial patterns: {d['note']}"]
     out = [
         "",
-        f"Denial patterns ({d['denials']} denials of {doc['code']} in {d['lines']} remitted "
-        f"lines; a pattern needs {d['minimum_per_pattern']} or more)",
+        f"Denial patterns ({d['denials']} denials of {doc['code']} in the remittance history, "
+        f"{d['lookback_days']} days back from the newest; a pattern needs "
+        f"{d['minimum_per_pattern']} or more)",
     ]
     if not d["patterns"]:
         out.append("  none with enough denials")
     for p in d["patterns"]:
-        charge = (
-            f", {money(p['denied_charge_cents'])} charged"
-            if p["denied_charge_cents"] is not None
-            else ""
-        )
         out.append(
-            f"  {p['denial_reason']}: {p['denials']} denials{charge}; most often with modifiers "
-            f"{p['most_common_modifiers']} ({p['with_those_modifiers']})"
+            f"  {p['payer'] or 'payer not named'}, modifiers {p['modifiers'] or 'none'}: "
+            f"{p['reason_code']} {p['denials']} denials ({p['first_date_of_service']} to "
+            f"{p['last_date_of_service']})"
         )
     return out
 

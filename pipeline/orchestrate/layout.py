@@ -2,7 +2,7 @@
 
 One root, `CLAIMS_PIPELINE_STORE` (`s3://bucket[/prefix]`, or a local folder by default):
 
-    inbox/<run date>/<file>                        claim batches to scrub (.csv, .csv.gz, .parquet)
+    inbox/<run date>/<file>                        claim batches (.csv, .csv.gz, .parquet, X12 837P)
     reports/<run date>/<batch>/                    the batch's report (docs/reports.md)
     history/month=<YYYY-MM>/<run date>_<batch>.parquet   lines later batches' edits see
     quarantine/claims/<run date>/<batch>/          a batch that could not be scrubbed + reason.json

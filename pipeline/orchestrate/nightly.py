@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import BatchRejected, ClaimBatchError, PipelineError
+from pipeline.errors import BatchRejected, ClaimBatchError, ConfigError, PipelineError
 from pipeline.extract.batch_files import BatchFile, batch_name, read_batch_file
 from pipeline.orchestrate.layout import Layout, check_run_date, history_name
 from pipeline.orchestrate.partition import assign_partitions, partition_count
@@ -39,6 +39,24 @@ def resolve_run(
     if not run_date:
         run_date = (interval_start or run_after).astimezone(UTC).date().isoformat()
     return {"run_date": check_run_date(run_date), "batch": (params.get("batch") or "").strip()}
+
+
+def inbox_files(layout: Layout, run_date: str) -> list[str]:
+    """Every object in inbox/<run date>/; a ConfigError when a local folder store has no
+    such folder (a mistyped store or date). An S3 prefix has no folder: empty there."""
+    inbox = layout.inbox(run_date)
+    if not inbox.is_s3 and not Path(inbox.root).is_dir():
+        where = layout.root.root
+        if not Path(where).is_dir():
+            raise ConfigError(
+                f"the store {where} does not exist, so there is no inbox "
+                f"{inbox.root}/; check --store (or CLAIMS_PIPELINE_STORE)"
+            )
+        raise ConfigError(
+            f"the inbox folder {inbox.root}/ does not exist; put the day's claim files "
+            f"there, or check --date and --store (or CLAIMS_PIPELINE_STORE)"
+        )
+    return inbox.list("")
 
 
 def inbox_batches(layout: Layout, run_date: str, batch: str = "") -> list[dict[str, str]]:

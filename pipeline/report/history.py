@@ -37,7 +37,8 @@ def history_rows(
     optional = [c for c in HISTORY_OPTIONAL if c in lines.columns]
     out = lines[list(HISTORY_COLUMNS) + optional].copy()
     for col in ("claim_id", "claim_line_number", *optional):
-        out[col] = out[col].astype(str)
+        text = out[col].astype(object)
+        out[col] = text.where(text.notna(), "").astype(str) if col == "payer" else text.astype(str)
     for col in out.columns:
         if isinstance(out[col].dtype, pd.CategoricalDtype):
             out[col] = out[col].astype(object)  # plain text in the store, like older files

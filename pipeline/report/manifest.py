@@ -42,7 +42,7 @@ class RecordingDestination(Destination):
 
     def sibling(self, root: Destination) -> RecordingDestination:
         """`root` as a destination that records into the same manifest."""
-        return RecordingDestination(root.root, written=self.written)
+        return RecordingDestination(root.root, base=root.base, written=self.written)
 
 
 def write_manifest(dest: RecordingDestination, st: dict[str, Any]) -> str:

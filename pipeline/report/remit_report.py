@@ -71,7 +71,7 @@ def remit_report(remits, index: int, run_id: str, files) -> dict[str, pd.DataFra
         if remits.matches
         else pd.DataFrame(columns=["remit_key", *MATCH_COLUMNS])
     )
-    lines = lines.merge(matches, on="remit_key", how="left")
+    lines = lines.merge(matches[["remit_key", *MATCH_COLUMNS]], on="remit_key", how="left")
     for col in MATCH_COLUMNS:
         lines[col] = lines[col].astype("string").fillna("")
     lines["matched_in"] = lines["matched_in"].mask(lines["matched_in"] == "", "not matched")

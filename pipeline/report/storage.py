@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +33,16 @@ class Destination:
     """Where one batch's report goes: a local folder or an S3 bucket and key prefix."""
 
     root: str
+    # The store root (the first Destination's root; children keep it): a local delete
+    # removes the folders it leaves empty up to here, never this folder itself.
+    base: str = field(default="", compare=False, repr=False)
 
     @property
     def is_s3(self) -> bool:
         return self.root.startswith("s3://")
 
     def child(self, name: str) -> Destination:
-        return Destination(self.root.rstrip("/") + "/" + name)
+        return Destination(self.root.rstrip("/") + "/" + name, base=self.base or self.root)
 
     def uri(self, name: str) -> str:
         return self.root.rstrip("/") + "/" + name
@@ -59,8 +62,12 @@ class Destination:
         else:
             path = Path(uri)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(data)
+                except FileNotFoundError:  # a delete elsewhere removed the empty folder
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(data)
             except OSError as exc:
                 raise StorageError(
                     f"cannot write the report ({exc.strerror}); choose an --out folder you can "
@@ -96,7 +103,20 @@ class Destination:
                     f"could not delete ({exc}){S3_HINT}", source=self.uri(name)
                 ) from exc
         else:
-            Path(self.uri(name)).unlink(missing_ok=True)
+            path = Path(self.uri(name))
+            path.unlink(missing_ok=True)
+            self._remove_empty_folders(path.parent)
+
+    def _remove_empty_folders(self, folder: Path) -> None:
+        """Remove `folder` and its parents while they are empty, up to the store root."""
+        stop = Path(self.base or self.root).absolute()
+        folder = folder.absolute()
+        while stop in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or already gone): the folders above are kept
+                return
+            folder = folder.parent
 
     def list(self, prefix: str) -> list[str]:
         """Names (relative to this destination) of the objects under `prefix`."""

@@ -263,6 +263,7 @@ def _claim_lines(lines: pd.DataFrame, key: np.ndarray) -> pd.DataFrame:
             "lcn": text("line_control_number").to_numpy(),
             "code": text("hcpcs").str.upper().to_numpy(),
             "date": dos.dt.strftime("%Y%m%d").fillna("").to_numpy(),
+            "payer": text("payer").to_numpy(),
             "order": np.arange(len(lines)),
         }
     )
@@ -336,6 +337,8 @@ def _describe_matches(
     out = pairs.assign(
         matched_claim_id=lines["claim_id"].reindex(pairs["line_key"]).to_numpy(),
         matched_claim_line_number=lines["claim_line_number"].reindex(pairs["line_key"]).to_numpy(),
+        matched_payer=lines["payer"].reindex(pairs["line_key"]).to_numpy(),
+        matched_date=lines["date"].reindex(pairs["line_key"]).to_numpy(),
         match=pairs["method"].map(METHODS),
         matched_in=matched_in,
     )
@@ -349,6 +352,8 @@ def _describe_matches(
             matched_batch=("matched_batch", "first"),
             matched_claim_id=("matched_claim_id", "first"),
             matched_claim_line_number=("matched_claim_line_number", lambda s: ";".join(s)),
+            matched_payer=("matched_payer", "first"),
+            matched_date=("matched_date", "first"),
             match=("match", "first"),
             matched_in=("matched_in", "first"),
         )

@@ -279,3 +279,82 @@ def test_cli_nightly_runs_the_same_steps(layout, capsys, caplog):
     assert "1 batch(es) scrubbed" in capsys.readouterr().out
     assert main(["nightly", "--store", store, "--date", "2025-13-01"]) == 2
     assert "run date '2025-13-01' is not a calendar date" in capsys.readouterr().err
+
+
+def test_cli_nightly_missing_or_empty_inbox_and_bad_partition_lines(layout, capsys, tmp_path):
+    from pipeline.cli import main
+
+    store = layout.root.root
+    assert main(["nightly", "--store", store + "-typo", "--date", DAY]) == 2
+    err = capsys.readouterr().err
+    assert f"claims-scrub: the store {store}-typo does not exist, so there is no inbox" in err
+    assert "check --store (or CLAIMS_PIPELINE_STORE)" in err
+
+    layout.root.write_bytes("reports/.keep", b"")  # the store exists, the day's inbox not
+    assert main(["nightly", "--store", store, "--date", DAY]) == 2
+    err = capsys.readouterr().err
+    assert f"claims-scrub: the inbox folder {store}/inbox/{DAY}/ does not exist; put" in err
+
+    (tmp_path / "store" / "inbox" / DAY).mkdir(parents=True)
+    assert main(["nightly", "--store", store, "--date", DAY]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert (
+        f"claims-scrub: warning: the inbox {store}/inbox/{DAY}/ is empty: no claim files for "
+        f"{DAY}, nothing was scrubbed" in captured.err
+    )
+    assert not (tmp_path / "store" / "reports" / DAY).exists()
+
+    drop(layout, "notes.txt", "not a batch")
+    assert main(["nightly", "--store", store, "--date", DAY]) == 0
+    assert f"0 batch(es) scrubbed, 0 lines, dollars at risk $0.00; no new batch in {store}" in (
+        capsys.readouterr().out
+    )
+
+    for bad in ("0", "-5"):
+        assert main(["nightly", "--store", store, "--date", DAY, "--partition-lines", bad]) == 2
+        assert (
+            f"claims-scrub: --partition-lines {bad} is not a number of lines; give 1 or more"
+            in (capsys.readouterr().err)
+        )
+
+
+def _folders(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir())
+
+
+def test_local_store_keeps_no_empty_folders(layout, tmp_path):
+    """A nightly run leaves no work/ folders; a batch redone after a failure leaves no
+    quarantine/ folders; deletes never remove the store root or folders still holding files."""
+    from pipeline.orchestrate.nightly import run_day
+
+    root = tmp_path / "store"
+    drop(layout, "good.csv", "x,y\n1,2\n")  # fails validation: quarantined
+    assert run_day(layout, DAY, partition_lines=1, run_id="r1")["failed"] == ["good"]
+    assert layout.claims_quarantine(DAY, "good").list("") == ["good.csv", "reason.json"]
+    rows = [{"hcpcs_code": "99213", "claim_id": c} for c in ("a", "b", "c")]
+    drop(layout, "good.csv", batch(*rows).to_csv(index=False))
+    result = run_day(layout, DAY, batch="good", partition_lines=1, run_id="r2")
+    assert (result["batches"], result["lines"], result["failed"]) == (1, 3, [])
+    assert not (root / "work").exists()
+    assert not (root / "quarantine").exists()
+    assert _folders(root) == [
+        "history",
+        "history/month=2025-10",
+        "inbox",
+        f"inbox/{DAY}",
+        "reports",
+        f"reports/{DAY}",
+        f"reports/{DAY}/good",
+    ]
+
+    store = layout.root
+    store.child("a/b").write_bytes("c/one.txt", b"1")
+    store.child("a/b").write_bytes("c/two.txt", b"2")
+    store.child("a/b").delete("c/one.txt")
+    assert (root / "a/b/c/two.txt").exists()
+    store.child("a/b").delete("c/two.txt")
+    assert not (root / "a").exists() and root.is_dir()
+    store.write_bytes("top.txt", b"t")
+    store.delete("top.txt")
+    assert root.is_dir()  # the store root itself stays

@@ -305,8 +305,9 @@ def run(args: argparse.Namespace) -> int:
             x12 = s["x12"]
             print(
                 f"  X12 837P: {x12['claims']:,} claims, {x12['service_lines']:,} service lines, "
-                f"{x12['findings'].get('warning', 0):,} implementation-guide warnings "
-                "(x12_findings.csv)"
+                f"{x12['findings'].get('warning', 0):,} implementation-guide warnings"
+                + (f", {x12['findings']['error']:,} errors" if x12["findings"].get("error") else "")
+                + " (x12_findings.csv)"
             )
         if "remittance" in s:
             print(f"  835: {s['remittance']['lines_matched']:,} lines matched to a remittance")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from pipeline.cli import main
 
@@ -293,3 +294,92 @@ def test_remits_option_takes_only_835s(tmp_path, capsys):
         f"--remits {CLAIMS}: not an X12 835 remittance (no GS*HP / ST*835 at its start); pass "
         "claim files without --remits"
     ) in capsys.readouterr().err
+
+
+def _without(pattern: str, first_only: bool = False) -> str:
+    """The synthetic 837P without the segment(s) starting with `pattern`."""
+    segments = CLAIMS.read_text().split("~\n")
+    hits = [i for i, s in enumerate(segments) if s.startswith(pattern)]
+    for i in reversed(hits[:1] if first_only else hits):
+        del segments[i]
+    return "~\n".join(segments)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "claim_ids", "codes", "reasons"),
+    [
+        (
+            "two_sv1",  # LX*2 of SYN-1001 removed: its 93000 SV1 sits under LX*1 with the 99214
+            _without("LX*2", first_only=True),
+            ["SYN-1001", "SYN-1001", "SYN-1004"],
+            ["99214", "93000", "99213"],
+            {
+                2: "SV1 at segment 29 is a second SV1 under LX*1 (segment 25); each service "
+                "line needs its own LX (claim 'SYN-1001', CLM at segment 21); the line cannot "
+                "be mapped"
+            },
+        ),
+        (
+            "no_lx",  # LX*1 of SYN-1004 removed: its SV1 follows the CLM's HI
+            CLAIMS.read_text().replace("HI*ABK:I10~\nLX*1~\n", "HI*ABK:I10~\n", 1),
+            ["SYN-1001", "SYN-1001", "SYN-1004"],
+            ["99214", "93000", "99213"],
+            {
+                3: "SV1 at segment 35 has no LX service line segment before it (claim "
+                "'SYN-1004', CLM at segment 33); the line cannot be mapped"
+            },
+        ),
+        (
+            "no_clm",  # CLM SYN-1004 removed: its line must not become SYN-1001's
+            _without("CLM*SYN-1004"),
+            ["SYN-1001", "SYN-1001", ""],
+            ["99214", "93000", "99213"],
+            {
+                3: "LX*1 at segment 34 cannot be given to a claim: claim diagnoses (HI) follow "
+                "the service lines at segment 33 in claim 'SYN-1001' (CLM at segment 21), so a "
+                "CLM is probably missing before it"
+            },
+        ),
+        (
+            "no_first_clm",  # CLM SYN-1001 removed: its two lines are in no claim
+            _without("CLM*SYN-1001"),
+            ["", "", "SYN-1004"],
+            ["99214", "93000", "99213"],
+            {
+                1: "LX*1 at segment 24 cannot be given to a claim: there is no CLM above it in "
+                "transaction '0001'",
+                2: "LX*2 at segment 28 cannot be given to a claim: there is no CLM above it in "
+                "transaction '0001'",
+            },
+        ),
+    ],
+)
+def test_every_sv1_keeps_its_own_row(
+    tmp_path, capsys, monkeypatch, name, text, claim_ids, codes, reasons
+):
+    """A service line whose LX or CLM is missing is rejected with its segment, never merged
+    into another line or given to another claim; the other lines are priced as usual."""
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    path = tmp_path / f"{name}.837"
+    path.write_text(text)
+    out = tmp_path / "out"
+    args = ["run", str(path), "--out", str(out), "--no-history", "-q"]
+    assert main(args) == 1  # one rejected line in eight is over the 5% a batch may lose
+    assert main([*args, "--max-reject-share", "0.5"]) == 0
+    lines = _csv(out / name / "lines.csv")
+    assert len(lines) == 8
+    assert lines["claim_id"].tolist()[:3] == claim_ids
+    assert lines["hcpcs_code"].tolist() == [*codes, "99213", "99212", "99204", "99213", "00790"]
+    status = ["rejected" if i in reasons else "priced" for i in range(1, 4)]
+    assert lines["line_status"].tolist() == [*status, *["priced"] * 4, "carrier_priced"]
+    rejected = lines[lines["line_status"] == "rejected"]
+    assert rejected["flags"].tolist() == ["INPUT_MALFORMED_ROW"] * len(reasons)
+    assert "DUPLICATE_LINE" not in "".join(lines["flags"])
+    rejects = _csv(out / name / "rejects.csv")
+    assert rejects["input_row"].astype(int).tolist() == list(reasons)
+    for row, reason in zip(rejects["input_row"].astype(int), rejects["reason"], strict=True):
+        assert reason.endswith(reasons[row])
+    findings = _csv(out / name / "x12_findings.csv")
+    errors = findings[findings["severity"] == "error"]
+    assert errors["message"].tolist() == list(reasons.values())
+    assert f"{len(reasons)} errors (x12_findings.csv)" in capsys.readouterr().out

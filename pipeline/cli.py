@@ -250,6 +250,8 @@ def run(args: argparse.Namespace) -> int:
     named = _unique_names(claim_paths + remit_paths)
     remit_run = load_remits(named[len(claim_paths) :]) if remit_paths else None
     remits = remit_run.remits if remit_run else None
+    for repeat in remit_run.repeats if remit_run else []:
+        print(f"claims-scrub: warning: {repeat}", file=sys.stderr)
     for path, exc in remit_run.failed if remit_run else []:
         failures += 1
         print(f"claims-scrub: {exc}", file=sys.stderr)

@@ -26,6 +26,7 @@ class RemitRun:
     remits: Remittances
     files: list = field(default_factory=list)  # RemitFile per readable input
     failed: list[tuple[Path, PipelineError]] = field(default_factory=list)
+    repeats: list[str] = field(default_factory=list)  # warnings: remittances given twice
 
 
 def load_remits(named: list[tuple[Path, str]]) -> RemitRun:
@@ -39,6 +40,7 @@ def load_remits(named: list[tuple[Path, str]]) -> RemitRun:
             names.append(name)
         except PipelineError as exc:
             failed.append((path, exc))
+    files, names, repeats = _use_once(files, names)
     remits = Remittances.build(files, names)
     logger.info(
         "remittances: %d file(s) read, %d rows, %d refused",
@@ -46,7 +48,63 @@ def load_remits(named: list[tuple[Path, str]]) -> RemitRun:
         len(remits.rows),
         len(failed),
     )
-    return RemitRun(remits, files, failed)
+    return RemitRun(remits, files, failed, repeats)
+
+
+def _use_once(files: list, names: list[str]) -> tuple[list, list[str], list[str]]:
+    """Keep each remittance once: a file whose every transaction (payer + TRN02 trace number)
+    was in an earlier file is left out; a claim payment repeated from an earlier file (same
+    payer, CLP07, claim id, status, charge and paid) is left out of the later file's rows.
+    Returns the files and names kept and a warning per repeat."""
+    kept, kept_names, warnings = [], [], []
+    traces: dict[tuple[str, str], str] = {}  # (payer, trace number) -> first file
+    payments: dict[tuple, str] = {}  # claim payment key -> first file
+    for f, name in zip(files, names, strict=True):
+        lines = f.lines
+        payer = lines["payer_id"].where(lines["payer_id"] != "", lines["payer"]).astype(str)
+        mine = {(p, t) for p, t in zip(payer, lines["trace_number"].astype(str), strict=True) if t}
+        earlier = {traces[k] for k in mine if k in traces}
+        if mine and all(k in traces for k in mine):
+            shown = ", ".join(f"TRN02 {t!r} of payer {p!r}" for p, t in sorted(mine))
+            warnings.append(
+                f"{f.source}: the same remittance ({shown}) as {', '.join(sorted(earlier))}; "
+                "used once, from the first file"
+            )
+            continue
+        claims = f.claims.set_index("remit_claim")
+        first = lines.assign(payer_key=payer).groupby("remit_claim").first()
+        repeated = []
+        for remit_claim, row in first.iterrows():
+            if not row["payer_claim_number"]:
+                continue
+            c = claims.loc[remit_claim]
+            key = (
+                row["payer_key"],
+                row["payer_claim_number"],
+                c["claim_id"],
+                c["claim_status"],
+                int(c["charge_cents"]),
+                int(c["paid_cents"]),
+            )
+            if key in payments:
+                repeated.append(remit_claim)
+                warnings.append(
+                    f"{f.source}: claim payment CLP07 {key[1]!r} (claim {key[2]!r}, status "
+                    f"{key[3]}, charge {key[4] / 100:.2f}, paid {key[5] / 100:.2f}) repeats "
+                    f"the one in {payments[key]}; used once, from the first file"
+                )
+            else:
+                payments[key] = f.source
+        if repeated:
+            f.lines = lines[~lines["remit_claim"].isin(repeated)].reset_index(drop=True)
+            f.adjustments = f.adjustments[~f.adjustments["remit_claim"].isin(repeated)]
+        for k in mine:
+            traces.setdefault(k, f.source)
+        kept.append(f)
+        kept_names.append(name)
+    if warnings:
+        logger.warning("remittances: %d repeated remittance(s) used once", len(warnings))
+    return kept, kept_names, warnings
 
 
 def finish_remits(

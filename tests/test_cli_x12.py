@@ -383,3 +383,45 @@ def test_every_sv1_keeps_its_own_row(
     errors = findings[findings["severity"] == "error"]
     assert errors["message"].tolist() == list(reasons.values())
     assert f"{len(reasons)} errors (x12_findings.csv)" in capsys.readouterr().out
+
+
+def test_a_remittance_given_twice_is_used_once(tmp_path, capsys, monkeypatch):
+    """r2 is a copy of r1 (same TRN02 and payer); r3 was re-sent under another trace number,
+    so its claim payments (same CLP07, claim, status and amounts) repeat r1's."""
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    remits = tmp_path / "remits"
+    remits.mkdir()
+    shutil.copy(REMITS, remits / "r1.835")
+    shutil.copy(REMITS, remits / "r2.835")
+    resent = REMITS.read_text().replace("TRN*1*SYNEFT0001*", "TRN*1*SYNEFT0002*")
+    (remits / "r3.835").write_text(resent)
+    out = tmp_path / "out"
+    args = ["run", str(CLAIMS), "--remits", str(remits), "--out", str(out), "--no-history"]
+    assert main([*args, "-q"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"claims-scrub: warning: {remits / 'r2.835'}: the same remittance (TRN02 'SYNEFT0001' "
+        f"of payer 'SYNTHETIC MAC') as {remits / 'r1.835'}; used once, from the first file"
+    ) in err
+    assert (
+        f"claims-scrub: warning: {remits / 'r3.835'}: claim payment CLP07 'SYNICN1001' (claim "
+        "'SYN-1001', status 1, charge 280.00, paid 71.34) repeats the one in "
+        f"{remits / 'r1.835'}; used once, from the first file"
+    ) in err
+    assert err.count("repeats the one in") == 8  # every claim payment of r3
+    lines = _csv(out / "houston_2025-11-01" / "lines.csv")
+    assert lines["remit_paid"].tolist() == [
+        "71.34",
+        "0.00",
+        "71.34",
+        "71.34",
+        "43.95",
+        "117.60",
+        "0.00",
+        "",
+    ]
+    claims = _csv(out / "houston_2025-11-01" / "claims.csv").set_index("claim_id")
+    assert claims.loc["SYN-1001", ["paid", "dollars_at_risk"]].tolist() == ["71.34", "50.74"]
+    _check_remit_report(out / "r1", "this run")
+    assert not (out / "r2").exists()
+    assert _csv(out / "r3" / "remit_lines.csv").empty

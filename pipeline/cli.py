@@ -146,7 +146,7 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
 def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list[Path]]:
     """Claim batches and 835 remittances: inputs split by content, plus the --remits files
     (the 835s of a --remits folder; a --remits file must be an 835)."""
-    from pipeline.extract.x12_envelope import is_x12, transaction_kind
+    from pipeline.extract.x12_envelope import X12_SUFFIXES, is_x12, transaction_kind
 
     def is_835(p: Path) -> bool:
         return is_x12(p) and transaction_kind(p) == "835"
@@ -156,7 +156,14 @@ def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list
         (remits if is_835(p) else claims).append(p)
     for p in extra:
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and is_835(f))
+            # A file named as X12 that is not an 835 is read as one anyway, so it is refused
+            # and quarantined with its reason rather than passed over in silence.
+            found = sorted(
+                f
+                for f in p.iterdir()
+                if f.is_file()
+                and (f.name.lower().removesuffix(".gz").endswith(X12_SUFFIXES) or is_835(f))
+            )
             if not found:
                 raise PipelineError(f"--remits {p}: no X12 835 files in the folder")
             remits += found

@@ -249,7 +249,10 @@ def test_835_on_a_later_night_matches_the_history_store(tmp_path, capsys, monkey
     assert main(["run", str(CLAIMS), "--out", str(out), "-q"]) == 0
     lines = _csv(out / "houston_2025-11-01" / "lines.csv")
     assert lines["flags"].tolist()[:7] == [""] * 7  # nothing is known about payment yet
-    assert main(["run", "--remits", str(SYNTHETIC), "--out", str(out), "-q"]) == 0
+    remits = tmp_path / "remits"
+    remits.mkdir()
+    shutil.copy(REMITS, remits)
+    assert main(["run", "--remits", str(remits), "--out", str(out), "-q"]) == 0
     printed = capsys.readouterr().out
     assert "matched 0 in this run, 9 in history, 1 not matched; 4 flagged" in printed
     _check_remit_report(out / "houston_2025-11-15", "history")
@@ -425,3 +428,30 @@ def test_a_remittance_given_twice_is_used_once(tmp_path, capsys, monkeypatch):
     _check_remit_report(out / "r1", "this run")
     assert not (out / "r2").exists()
     assert _csv(out / "r3" / "remit_lines.csv").empty
+
+
+def test_bad_files_in_a_remits_folder_are_refused_and_quarantined(tmp_path, capsys):
+    remits = tmp_path / "remits"
+    remits.mkdir()
+    shutil.copy(REMITS, remits)
+    (remits / "junk.835").write_bytes(bytes(range(256)) * 4)
+    (remits / "empty.835").write_text("")
+    shutil.copy(CLAIMS, remits / "claims.edi")
+    (remits / "notes.txt").write_text("not X12 by name or content")
+    out = tmp_path / "out"
+    assert main(["run", "--remits", str(remits), "--out", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"claims-scrub: {remits / 'claims.edi'}: segment 2: GS01 'HC' / GS08 '005010X222A1' is "
+        "a professional claim (837P), not a 835; it is a claim file: pass it without --remits"
+    ) in err
+    assert (
+        f"claims-scrub: {remits / 'empty.835'}: the file is empty; expected an X12 interchange"
+    ) in err
+    assert f"claims-scrub: {remits / 'junk.835'}: segment 1: not an X12 interchange" in err
+    assert "claims-scrub: 3 of 4 input files could not be read" in err
+    quarantined = sorted(p.name for p in (out / "quarantine").iterdir())
+    assert quarantined == ["claims.edi.json", "empty.835.json", "junk.835.json"]
+    record = json.loads((out / "quarantine" / "claims.edi.json").read_text())
+    assert (record["file"], record["segment"]) == (str(remits / "claims.edi"), 2)
+    assert (out / "houston_2025-11-15" / "remit_lines.csv").exists()

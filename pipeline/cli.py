@@ -181,11 +181,15 @@ def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list
     return claims, remits
 
 
-def _unique_names(paths: list[Path]) -> list[tuple[Path, str]]:
+# The store's own folders, which no claim batch report may take.
+RESERVED = ("history", "quarantine", "failed", "remits")
+
+
+def _unique_names(paths: list[Path], reserved: tuple[str, ...] = ()) -> list[tuple[Path, str]]:
     """Give each batch its own report folder: a repeated name gets -2, -3, ..."""
     from pipeline.extract.batch_files import batch_name
 
-    seen: dict[str, int] = {"history": 1, "quarantine": 1, "failed": 1}  # the store's own folders
+    seen: dict[str, int] = dict.fromkeys(reserved, 1)
     out = []
     for path in paths:
         name = batch_name(path)
@@ -227,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.extract.x12_envelope import X12FileError
     from pipeline.report.storage import Destination
     from pipeline.run import new_run_id, scrub_file
-    from pipeline.run_remits import finish_remits, load_remits, quarantine
+    from pipeline.run_remits import REMITS_FOLDER, finish_remits, load_remits, quarantine
 
     started = time.perf_counter()
     say = (
@@ -254,7 +258,8 @@ def run(args: argparse.Namespace) -> int:
     run_id = args.run_id or new_run_id()
     out = Destination(str(args.out))
     failures = 0
-    named = _unique_names(claim_paths + remit_paths)
+    # Claim batch reports go to OUT/<name>/, remittance reports to OUT/remits/<name>/.
+    named = _unique_names(claim_paths, RESERVED) + _unique_names(remit_paths)
     remit_run = load_remits(named[len(claim_paths) :]) if remit_paths else None
     remits = remit_run.remits if remit_run else None
     for repeat in remit_run.repeats if remit_run else []:
@@ -331,7 +336,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{matched.get('history', 0):,} in history, {matched.get('not matched', 0):,} "
                 f"not matched; {s['lines_flagged']:,} flagged, dollars at risk "
                 f"{_money(s['totals']['dollars_at_risk_cents'])}\n"
-                f"  report: {out.uri(s['remittance'])}/ (remit_lines.csv, flags.csv, summary.json)"
+                f"  report: {out.uri(REMITS_FOLDER + '/' + s['remittance'])}/ (remit_lines.csv, "
+                "flags.csv, summary.json)"
             )
     if failures:
         print(

@@ -18,6 +18,8 @@ from pipeline.scrub.remits import Remittances, match_history
 
 logger = logging.getLogger(__name__)
 
+REMITS_FOLDER = "remits"  # OUT/remits/<835 name>/: apart from the claim batch reports
+
 
 @dataclass
 class RemitRun:
@@ -132,7 +134,7 @@ def finish_remits(
         summary = remit_summary(frames, run.files[i].details, name, run_id)
         summary["input"] = source
         summary["paid_tolerance_cents"] = config.paid_tolerance_cents
-        write_remit_report(frames, summary, out.child(name))
+        write_remit_report(frames, summary, out.child(REMITS_FOLDER).child(name))
         logger.info(
             "remittance %s: %d rows, %s, %d flagged",
             name,

@@ -239,7 +239,7 @@ def test_837p_and_its_835_in_one_run(tmp_path, capsys, monkeypatch):
     claims = _csv(out / "houston_2025-11-01" / "claims.csv").set_index("claim_id")
     assert claims.loc["SYN-1001", ["paid", "dollars_at_risk"]].tolist() == ["71.34", "50.74"]
     assert claims.loc["SYN-1004", "paid"] == "71.34"
-    _check_remit_report(out / "houston_2025-11-15", "this run")
+    _check_remit_report(out / "remits" / "houston_2025-11-15", "this run")
     _no_personal_data(out)
 
 
@@ -255,7 +255,7 @@ def test_835_on_a_later_night_matches_the_history_store(tmp_path, capsys, monkey
     assert main(["run", "--remits", str(remits), "--out", str(out), "-q"]) == 0
     printed = capsys.readouterr().out
     assert "matched 0 in this run, 9 in history, 1 not matched; 4 flagged" in printed
-    _check_remit_report(out / "houston_2025-11-15", "history")
+    _check_remit_report(out / "remits" / "houston_2025-11-15", "history")
     _no_personal_data(out)
 
 
@@ -286,7 +286,7 @@ def test_malformed_x12_is_quarantined_and_the_rest_goes_on(tmp_path, capsys, mon
     assert (out / "quarantine" / "no_se.835.json").exists()
     assert not (out / "cut").exists()
     _check_claim_lines(_csv(out / "houston_2025-11-01" / "lines.csv"))
-    _check_remit_report(out / "houston_2025-11-15", "this run")
+    _check_remit_report(out / "remits" / "houston_2025-11-15", "this run")
     assert "claims-scrub: 2 of 4 input files could not be read" in captured.err
 
 
@@ -425,9 +425,9 @@ def test_a_remittance_given_twice_is_used_once(tmp_path, capsys, monkeypatch):
     ]
     claims = _csv(out / "houston_2025-11-01" / "claims.csv").set_index("claim_id")
     assert claims.loc["SYN-1001", ["paid", "dollars_at_risk"]].tolist() == ["71.34", "50.74"]
-    _check_remit_report(out / "r1", "this run")
-    assert not (out / "r2").exists()
-    assert _csv(out / "r3" / "remit_lines.csv").empty
+    _check_remit_report(out / "remits" / "r1", "this run")
+    assert not (out / "remits" / "r2").exists()
+    assert _csv(out / "remits" / "r3" / "remit_lines.csv").empty
 
 
 def test_bad_files_in_a_remits_folder_are_refused_and_quarantined(tmp_path, capsys):
@@ -454,4 +454,28 @@ def test_bad_files_in_a_remits_folder_are_refused_and_quarantined(tmp_path, caps
     assert quarantined == ["claims.edi.json", "empty.835.json", "junk.835.json"]
     record = json.loads((out / "quarantine" / "claims.edi.json").read_text())
     assert (record["file"], record["segment"]) == (str(remits / "claims.edi"), 2)
-    assert (out / "houston_2025-11-15" / "remit_lines.csv").exists()
+    assert (out / "remits" / "houston_2025-11-15" / "remit_lines.csv").exists()
+
+
+def test_an_835_never_writes_into_the_claim_report_of_the_same_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(REMITS, src / "houston_2025-11-01.835")  # the same stem as the 837P
+    out = tmp_path / "out"
+    assert main(["run", str(CLAIMS), "--out", str(out), "-q"]) == 0
+    claim_report = sorted(p.name for p in (out / "houston_2025-11-01").iterdir())
+    before = {p: p.read_bytes() for p in (out / "houston_2025-11-01").iterdir()}
+    assert (
+        main(["run", "--remits", str(src / "houston_2025-11-01.835"), "--out", str(out), "-q"]) == 0
+    )
+    assert sorted(p.name for p in (out / "houston_2025-11-01").iterdir()) == claim_report
+    assert {p: p.read_bytes() for p in (out / "houston_2025-11-01").iterdir()} == before
+    assert "remit_lines.csv" not in claim_report
+    _check_remit_report(out / "remits" / "houston_2025-11-01", "history")
+    # In one run the two keep their own names too.
+    both = tmp_path / "both"
+    assert main(["run", str(CLAIMS), str(src / "houston_2025-11-01.835"), "--out", str(both)]) == 0
+    assert (both / "houston_2025-11-01" / "lines.csv").exists()
+    assert not (both / "houston_2025-11-01" / "remit_lines.csv").exists()
+    _check_remit_report(both / "remits" / "houston_2025-11-01", "this run")

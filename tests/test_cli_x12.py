@@ -479,3 +479,27 @@ def test_an_835_never_writes_into_the_claim_report_of_the_same_name(tmp_path, mo
     assert (both / "houston_2025-11-01" / "lines.csv").exists()
     assert not (both / "houston_2025-11-01" / "remit_lines.csv").exists()
     _check_remit_report(both / "remits" / "houston_2025-11-01", "this run")
+
+
+def test_x12_input_flags_name_the_segment(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    text = CLAIMS.read_text().replace("DTP*472*D8*20251015~", "DTP*472*D8*20251345~", 1)
+    text = text.replace("SV1*HC:93000*80.00", "SV1*HC:93000*8x.00", 1)
+    path = tmp_path / "bad.837"
+    path.write_text(text)
+    out = tmp_path / "out"
+    args = ["run", str(path), "--out", str(out), "--no-history", "-q"]
+    assert main([*args, "--max-reject-share", "0.5"]) == 0
+    flags = _csv(out / "bad" / "flags.csv")
+    flags = flags[flags["rule_code"].str.startswith("INPUT_")]
+    assert flags[["rule_code", "reason"]].values.tolist() == [
+        [
+            "INPUT_BAD_DATE",
+            "Not priced: DTP*472 of the LX at segment 25: '20251345' is not a date (CCYYMMDD).",
+        ],
+        [
+            "INPUT_BAD_AMOUNT",
+            "Not priced: SV102 of the LX at segment 29: '8x.00' is not a dollar amount.",
+        ],
+    ]
+    assert "YYYY-MM-DD in a CSV, CCYYMMDD in an 837P" in flags["action"].iloc[0]

@@ -148,7 +148,7 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
 def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list[Path]]:
     """Claim batches and 835 remittances: inputs split by content, plus the --remits files
     (the 835s of a --remits folder; a --remits file must be an 835)."""
-    from pipeline.extract.x12_envelope import is_x12, transaction_kind
+    from pipeline.extract.x12_envelope import X12_SUFFIXES, is_x12, transaction_kind
 
     def is_835(p: Path) -> bool:
         return is_x12(p) and transaction_kind(p) == "835"
@@ -158,7 +158,14 @@ def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list
         (remits if is_835(p) else claims).append(p)
     for p in extra:
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and is_835(f))
+            # A file named as X12 that is not an 835 is read as one anyway, so it is refused
+            # and quarantined with its reason rather than passed over in silence.
+            found = sorted(
+                f
+                for f in p.iterdir()
+                if f.is_file()
+                and (f.name.lower().removesuffix(".gz").endswith(X12_SUFFIXES) or is_835(f))
+            )
             if not found:
                 raise PipelineError(f"--remits {p}: no X12 835 files in the folder")
             remits += found
@@ -176,11 +183,15 @@ def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list
     return claims, remits
 
 
-def _unique_names(paths: list[Path]) -> list[tuple[Path, str]]:
+# The store's own folders, which no claim batch report may take.
+RESERVED = ("history", "quarantine", "failed", "remits")
+
+
+def _unique_names(paths: list[Path], reserved: tuple[str, ...] = ()) -> list[tuple[Path, str]]:
     """Give each batch its own report folder: a repeated name gets -2, -3, ..."""
     from pipeline.extract.batch_files import batch_name
 
-    seen: dict[str, int] = {"history": 1, "quarantine": 1, "failed": 1}  # the store's own folders
+    seen: dict[str, int] = dict.fromkeys(reserved, 1)
     out = []
     for path in paths:
         name = batch_name(path)
@@ -231,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.extract.x12_envelope import X12FileError
     from pipeline.report.storage import Destination
     from pipeline.run import new_run_id, scrub_file
-    from pipeline.run_remits import finish_remits, load_remits, quarantine
+    from pipeline.run_remits import REMITS_FOLDER, finish_remits, load_remits, quarantine
 
     started = time.perf_counter()
     say = (
@@ -258,9 +269,12 @@ def run(args: argparse.Namespace) -> int:
     run_id = args.run_id or new_run_id()
     out = Destination(_out_location(str(args.out)))
     failures = 0
-    named = _unique_names(claim_paths + remit_paths)
+    # Claim batch reports go to OUT/<name>/, remittance reports to OUT/remits/<name>/.
+    named = _unique_names(claim_paths, RESERVED) + _unique_names(remit_paths)
     remit_run = load_remits(named[len(claim_paths) :]) if remit_paths else None
     remits = remit_run.remits if remit_run else None
+    for repeat in remit_run.repeats if remit_run else []:
+        print(f"claims-scrub: warning: {repeat}", file=sys.stderr)
     for path, exc in remit_run.failed if remit_run else []:
         failures += 1
         print(f"claims-scrub: {exc}", file=sys.stderr)
@@ -318,8 +332,9 @@ def run(args: argparse.Namespace) -> int:
             x12 = s["x12"]
             print(
                 f"  X12 837P: {x12['claims']:,} claims, {x12['service_lines']:,} service lines, "
-                f"{x12['findings'].get('warning', 0):,} implementation-guide warnings "
-                "(x12_findings.csv)"
+                f"{x12['findings'].get('warning', 0):,} implementation-guide warnings"
+                + (f", {x12['findings']['error']:,} errors" if x12["findings"].get("error") else "")
+                + " (x12_findings.csv)"
             )
         if "remittance" in s:
             print(f"  835: {s['remittance']['lines_matched']:,} lines matched to a remittance")
@@ -334,7 +349,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{matched.get('history', 0):,} in history, {matched.get('not matched', 0):,} "
                 f"not matched; {s['lines_flagged']:,} flagged, dollars at risk "
                 f"{_money(s['totals']['dollars_at_risk_cents'])}\n"
-                f"  report: {out.uri(s['remittance'])}/ (remit_lines.csv, flags.csv, summary.json)"
+                f"  report: {out.uri(REMITS_FOLDER + '/' + s['remittance'])}/ (remit_lines.csv, "
+                "flags.csv, summary.json)"
             )
     if failures:
         print(

@@ -19,6 +19,8 @@ from pipeline.scrub.remits import Remittances, match_history
 
 logger = logging.getLogger(__name__)
 
+REMITS_FOLDER = "remits"  # OUT/remits/<835 name>/: apart from the claim batch reports
+
 
 @dataclass
 class RemitRun:
@@ -28,20 +30,23 @@ class RemitRun:
     files: list = field(default_factory=list)  # RemitFile per readable input
     failed: list[tuple[Path, PipelineError]] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)  # sha256 of each readable file's bytes
+    repeats: list[str] = field(default_factory=list)  # warnings: remittances given twice
 
 
 def load_remits(named: list[tuple[Path, str]]) -> RemitRun:
     """Read every 835 (path, report name); an unreadable one is kept aside with its error."""
     from pipeline.extract.x12_835 import read_remittance
 
-    files, names, failed, digests = [], [], [], []
+    files, names, failed = [], [], []
     for path, name in named:
         try:
             files.append(read_remittance(path))
             names.append(name)
-            digests.append(_digest(path))
         except PipelineError as exc:
             failed.append((path, exc))
+    files, names, repeats = _use_once(files, names)
+    path_of = {name: path for path, name in named}
+    digests = [_digest(path_of[name]) for name in names]
     remits = Remittances.build(files, names)
     logger.info(
         "remittances: %d file(s) read, %d rows, %d refused",
@@ -49,7 +54,7 @@ def load_remits(named: list[tuple[Path, str]]) -> RemitRun:
         len(remits.rows),
         len(failed),
     )
-    return RemitRun(remits, files, failed, digests)
+    return RemitRun(remits, files, failed, digests, repeats)
 
 
 def _digest(path: Path) -> str:
@@ -57,6 +62,62 @@ def _digest(path: Path) -> str:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError:
         return ""
+
+
+def _use_once(files: list, names: list[str]) -> tuple[list, list[str], list[str]]:
+    """Keep each remittance once: a file whose every transaction (payer + TRN02 trace number)
+    was in an earlier file is left out; a claim payment repeated from an earlier file (same
+    payer, CLP07, claim id, status, charge and paid) is left out of the later file's rows.
+    Returns the files and names kept and a warning per repeat."""
+    kept, kept_names, warnings = [], [], []
+    traces: dict[tuple[str, str], str] = {}  # (payer, trace number) -> first file
+    payments: dict[tuple, str] = {}  # claim payment key -> first file
+    for f, name in zip(files, names, strict=True):
+        lines = f.lines
+        payer = lines["payer_id"].where(lines["payer_id"] != "", lines["payer"]).astype(str)
+        mine = {(p, t) for p, t in zip(payer, lines["trace_number"].astype(str), strict=True) if t}
+        earlier = {traces[k] for k in mine if k in traces}
+        if mine and all(k in traces for k in mine):
+            shown = ", ".join(f"TRN02 {t!r} of payer {p!r}" for p, t in sorted(mine))
+            warnings.append(
+                f"{f.source}: the same remittance ({shown}) as {', '.join(sorted(earlier))}; "
+                "used once, from the first file"
+            )
+            continue
+        claims = f.claims.set_index("remit_claim")
+        first = lines.assign(payer_key=payer).groupby("remit_claim").first()
+        repeated = []
+        for remit_claim, row in first.iterrows():
+            if not row["payer_claim_number"]:
+                continue
+            c = claims.loc[remit_claim]
+            key = (
+                row["payer_key"],
+                row["payer_claim_number"],
+                c["claim_id"],
+                c["claim_status"],
+                int(c["charge_cents"]),
+                int(c["paid_cents"]),
+            )
+            if key in payments:
+                repeated.append(remit_claim)
+                warnings.append(
+                    f"{f.source}: claim payment CLP07 {key[1]!r} (claim {key[2]!r}, status "
+                    f"{key[3]}, charge {key[4] / 100:.2f}, paid {key[5] / 100:.2f}) repeats "
+                    f"the one in {payments[key]}; used once, from the first file"
+                )
+            else:
+                payments[key] = f.source
+        if repeated:
+            f.lines = lines[~lines["remit_claim"].isin(repeated)].reset_index(drop=True)
+            f.adjustments = f.adjustments[~f.adjustments["remit_claim"].isin(repeated)]
+        for k in mine:
+            traces.setdefault(k, f.source)
+        kept.append(f)
+        kept_names.append(name)
+    if warnings:
+        logger.warning("remittances: %d repeated remittance(s) used once", len(warnings))
+    return kept, kept_names, warnings
 
 
 def finish_remits(
@@ -90,7 +151,7 @@ def finish_remits(
             summary["history_rows"] = len(kept)
             summary["history_denied_rows"] = int(kept["denied"].sum()) if len(kept) else 0
             write_remittance_history(kept, out, run.digests[i][:20])
-        write_remit_report(frames, summary, out.child(name))
+        write_remit_report(frames, summary, out.child(REMITS_FOLDER).child(name))
         logger.info(
             "remittance %s: %d rows, %s, %d flagged",
             name,

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from pipeline.cli import main
 
@@ -238,7 +239,7 @@ def test_837p_and_its_835_in_one_run(tmp_path, capsys, monkeypatch):
     claims = _csv(out / "houston_2025-11-01" / "claims.csv").set_index("claim_id")
     assert claims.loc["SYN-1001", ["paid", "dollars_at_risk"]].tolist() == ["71.34", "50.74"]
     assert claims.loc["SYN-1004", "paid"] == "71.34"
-    _check_remit_report(out / "houston_2025-11-15", "this run")
+    _check_remit_report(out / "remits" / "houston_2025-11-15", "this run")
     _no_personal_data(out)
 
 
@@ -248,10 +249,13 @@ def test_835_on_a_later_night_matches_the_history_store(tmp_path, capsys, monkey
     assert main(["run", str(CLAIMS), "--out", str(out), "-q"]) == 0
     lines = _csv(out / "houston_2025-11-01" / "lines.csv")
     assert lines["flags"].tolist()[:7] == [""] * 7  # nothing is known about payment yet
-    assert main(["run", "--remits", str(SYNTHETIC), "--out", str(out), "-q"]) == 0
+    remits = tmp_path / "remits"
+    remits.mkdir()
+    shutil.copy(REMITS, remits)
+    assert main(["run", "--remits", str(remits), "--out", str(out), "-q"]) == 0
     printed = capsys.readouterr().out
     assert "matched 0 in this run, 9 in history, 1 not matched; 4 flagged" in printed
-    _check_remit_report(out / "houston_2025-11-15", "history")
+    _check_remit_report(out / "remits" / "houston_2025-11-15", "history")
     _no_personal_data(out)
 
 
@@ -282,7 +286,7 @@ def test_malformed_x12_is_quarantined_and_the_rest_goes_on(tmp_path, capsys, mon
     assert (out / "quarantine" / "no_se.835.json").exists()
     assert not (out / "cut").exists()
     _check_claim_lines(_csv(out / "houston_2025-11-01" / "lines.csv"))
-    _check_remit_report(out / "houston_2025-11-15", "this run")
+    _check_remit_report(out / "remits" / "houston_2025-11-15", "this run")
     assert "claims-scrub: 2 of 4 input files could not be read" in captured.err
 
 
@@ -293,3 +297,209 @@ def test_remits_option_takes_only_835s(tmp_path, capsys):
         f"--remits {CLAIMS}: not an X12 835 remittance (no GS*HP / ST*835 at its start); pass "
         "claim files without --remits"
     ) in capsys.readouterr().err
+
+
+def _without(pattern: str, first_only: bool = False) -> str:
+    """The synthetic 837P without the segment(s) starting with `pattern`."""
+    segments = CLAIMS.read_text().split("~\n")
+    hits = [i for i, s in enumerate(segments) if s.startswith(pattern)]
+    for i in reversed(hits[:1] if first_only else hits):
+        del segments[i]
+    return "~\n".join(segments)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "claim_ids", "codes", "reasons"),
+    [
+        (
+            "two_sv1",  # LX*2 of SYN-1001 removed: its 93000 SV1 sits under LX*1 with the 99214
+            _without("LX*2", first_only=True),
+            ["SYN-1001", "SYN-1001", "SYN-1004"],
+            ["99214", "93000", "99213"],
+            {
+                2: "SV1 at segment 29 is a second SV1 under LX*1 (segment 25); each service "
+                "line needs its own LX (claim 'SYN-1001', CLM at segment 21); the line cannot "
+                "be mapped"
+            },
+        ),
+        (
+            "no_lx",  # LX*1 of SYN-1004 removed: its SV1 follows the CLM's HI
+            CLAIMS.read_text().replace("HI*ABK:I10~\nLX*1~\n", "HI*ABK:I10~\n", 1),
+            ["SYN-1001", "SYN-1001", "SYN-1004"],
+            ["99214", "93000", "99213"],
+            {
+                3: "SV1 at segment 35 has no LX service line segment before it (claim "
+                "'SYN-1004', CLM at segment 33); the line cannot be mapped"
+            },
+        ),
+        (
+            "no_clm",  # CLM SYN-1004 removed: its line must not become SYN-1001's
+            _without("CLM*SYN-1004"),
+            ["SYN-1001", "SYN-1001", ""],
+            ["99214", "93000", "99213"],
+            {
+                3: "LX*1 at segment 34 cannot be given to a claim: claim diagnoses (HI) follow "
+                "the service lines at segment 33 in claim 'SYN-1001' (CLM at segment 21), so a "
+                "CLM is probably missing before it"
+            },
+        ),
+        (
+            "no_first_clm",  # CLM SYN-1001 removed: its two lines are in no claim
+            _without("CLM*SYN-1001"),
+            ["", "", "SYN-1004"],
+            ["99214", "93000", "99213"],
+            {
+                1: "LX*1 at segment 24 cannot be given to a claim: there is no CLM above it in "
+                "transaction '0001'",
+                2: "LX*2 at segment 28 cannot be given to a claim: there is no CLM above it in "
+                "transaction '0001'",
+            },
+        ),
+    ],
+)
+def test_every_sv1_keeps_its_own_row(
+    tmp_path, capsys, monkeypatch, name, text, claim_ids, codes, reasons
+):
+    """A service line whose LX or CLM is missing is rejected with its segment, never merged
+    into another line or given to another claim; the other lines are priced as usual."""
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    path = tmp_path / f"{name}.837"
+    path.write_text(text)
+    out = tmp_path / "out"
+    args = ["run", str(path), "--out", str(out), "--no-history", "-q"]
+    assert main(args) == 1  # one rejected line in eight is over the 5% a batch may lose
+    assert main([*args, "--max-reject-share", "0.5"]) == 0
+    lines = _csv(out / name / "lines.csv")
+    assert len(lines) == 8
+    assert lines["claim_id"].tolist()[:3] == claim_ids
+    assert lines["hcpcs_code"].tolist() == [*codes, "99213", "99212", "99204", "99213", "00790"]
+    status = ["rejected" if i in reasons else "priced" for i in range(1, 4)]
+    assert lines["line_status"].tolist() == [*status, *["priced"] * 4, "carrier_priced"]
+    rejected = lines[lines["line_status"] == "rejected"]
+    assert rejected["flags"].tolist() == ["INPUT_MALFORMED_ROW"] * len(reasons)
+    assert "DUPLICATE_LINE" not in "".join(lines["flags"])
+    rejects = _csv(out / name / "rejects.csv")
+    assert rejects["input_row"].astype(int).tolist() == list(reasons)
+    for row, reason in zip(rejects["input_row"].astype(int), rejects["reason"], strict=True):
+        assert reason.endswith(reasons[row])
+    findings = _csv(out / name / "x12_findings.csv")
+    errors = findings[findings["severity"] == "error"]
+    assert errors["message"].tolist() == list(reasons.values())
+    assert f"{len(reasons)} errors (x12_findings.csv)" in capsys.readouterr().out
+
+
+def test_a_remittance_given_twice_is_used_once(tmp_path, capsys, monkeypatch):
+    """r2 is a copy of r1 (same TRN02 and payer); r3 was re-sent under another trace number,
+    so its claim payments (same CLP07, claim, status and amounts) repeat r1's."""
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    remits = tmp_path / "remits"
+    remits.mkdir()
+    shutil.copy(REMITS, remits / "r1.835")
+    shutil.copy(REMITS, remits / "r2.835")
+    resent = REMITS.read_text().replace("TRN*1*SYNEFT0001*", "TRN*1*SYNEFT0002*")
+    (remits / "r3.835").write_text(resent)
+    out = tmp_path / "out"
+    args = ["run", str(CLAIMS), "--remits", str(remits), "--out", str(out), "--no-history"]
+    assert main([*args, "-q"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"claims-scrub: warning: {remits / 'r2.835'}: the same remittance (TRN02 'SYNEFT0001' "
+        f"of payer 'SYNTHETIC MAC') as {remits / 'r1.835'}; used once, from the first file"
+    ) in err
+    assert (
+        f"claims-scrub: warning: {remits / 'r3.835'}: claim payment CLP07 'SYNICN1001' (claim "
+        "'SYN-1001', status 1, charge 280.00, paid 71.34) repeats the one in "
+        f"{remits / 'r1.835'}; used once, from the first file"
+    ) in err
+    assert err.count("repeats the one in") == 8  # every claim payment of r3
+    lines = _csv(out / "houston_2025-11-01" / "lines.csv")
+    assert lines["remit_paid"].tolist() == [
+        "71.34",
+        "0.00",
+        "71.34",
+        "71.34",
+        "43.95",
+        "117.60",
+        "0.00",
+        "",
+    ]
+    claims = _csv(out / "houston_2025-11-01" / "claims.csv").set_index("claim_id")
+    assert claims.loc["SYN-1001", ["paid", "dollars_at_risk"]].tolist() == ["71.34", "50.74"]
+    _check_remit_report(out / "remits" / "r1", "this run")
+    assert not (out / "remits" / "r2").exists()
+    assert _csv(out / "remits" / "r3" / "remit_lines.csv").empty
+
+
+def test_bad_files_in_a_remits_folder_are_refused_and_quarantined(tmp_path, capsys):
+    remits = tmp_path / "remits"
+    remits.mkdir()
+    shutil.copy(REMITS, remits)
+    (remits / "junk.835").write_bytes(bytes(range(256)) * 4)
+    (remits / "empty.835").write_text("")
+    shutil.copy(CLAIMS, remits / "claims.edi")
+    (remits / "notes.txt").write_text("not X12 by name or content")
+    out = tmp_path / "out"
+    assert main(["run", "--remits", str(remits), "--out", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"claims-scrub: {remits / 'claims.edi'}: segment 2: GS01 'HC' / GS08 '005010X222A1' is "
+        "a professional claim (837P), not a 835; it is a claim file: pass it without --remits"
+    ) in err
+    assert (
+        f"claims-scrub: {remits / 'empty.835'}: the file is empty; expected an X12 interchange"
+    ) in err
+    assert f"claims-scrub: {remits / 'junk.835'}: segment 1: not an X12 interchange" in err
+    assert "claims-scrub: 3 of 4 input files could not be read" in err
+    quarantined = sorted(p.name for p in (out / "quarantine").iterdir())
+    assert quarantined == ["claims.edi.json", "empty.835.json", "junk.835.json"]
+    record = json.loads((out / "quarantine" / "claims.edi.json").read_text())
+    assert (record["file"], record["segment"]) == (str(remits / "claims.edi"), 2)
+    assert (out / "remits" / "houston_2025-11-15" / "remit_lines.csv").exists()
+
+
+def test_an_835_never_writes_into_the_claim_report_of_the_same_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(REMITS, src / "houston_2025-11-01.835")  # the same stem as the 837P
+    out = tmp_path / "out"
+    assert main(["run", str(CLAIMS), "--out", str(out), "-q"]) == 0
+    claim_report = sorted(p.name for p in (out / "houston_2025-11-01").iterdir())
+    before = {p: p.read_bytes() for p in (out / "houston_2025-11-01").iterdir()}
+    assert (
+        main(["run", "--remits", str(src / "houston_2025-11-01.835"), "--out", str(out), "-q"]) == 0
+    )
+    assert sorted(p.name for p in (out / "houston_2025-11-01").iterdir()) == claim_report
+    assert {p: p.read_bytes() for p in (out / "houston_2025-11-01").iterdir()} == before
+    assert "remit_lines.csv" not in claim_report
+    _check_remit_report(out / "remits" / "houston_2025-11-01", "history")
+    # In one run the two keep their own names too.
+    both = tmp_path / "both"
+    assert main(["run", str(CLAIMS), str(src / "houston_2025-11-01.835"), "--out", str(both)]) == 0
+    assert (both / "houston_2025-11-01" / "lines.csv").exists()
+    assert not (both / "houston_2025-11-01" / "remit_lines.csv").exists()
+    _check_remit_report(both / "remits" / "houston_2025-11-01", "this run")
+
+
+def test_x12_input_flags_name_the_segment(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    text = CLAIMS.read_text().replace("DTP*472*D8*20251015~", "DTP*472*D8*20251345~", 1)
+    text = text.replace("SV1*HC:93000*80.00", "SV1*HC:93000*8x.00", 1)
+    path = tmp_path / "bad.837"
+    path.write_text(text)
+    out = tmp_path / "out"
+    args = ["run", str(path), "--out", str(out), "--no-history", "-q"]
+    assert main([*args, "--max-reject-share", "0.5"]) == 0
+    flags = _csv(out / "bad" / "flags.csv")
+    flags = flags[flags["rule_code"].str.startswith("INPUT_")]
+    assert flags[["rule_code", "reason"]].values.tolist() == [
+        [
+            "INPUT_BAD_DATE",
+            "Not priced: DTP*472 of the LX at segment 25: '20251345' is not a date (CCYYMMDD).",
+        ],
+        [
+            "INPUT_BAD_AMOUNT",
+            "Not priced: SV102 of the LX at segment 29: '8x.00' is not a dollar amount.",
+        ],
+    ]
+    assert "YYYY-MM-DD in a CSV, CCYYMMDD in an 837P" in flags["action"].iloc[0]

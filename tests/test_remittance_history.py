@@ -22,6 +22,8 @@ PATTERN = "  MEDICARE PART B, modifiers none: CO-97 {n} denials (2025-10-15 to 2
 def _pair(tmp_path: Path, k: int) -> tuple[Path, Path]:
     def variant(source: Path, suffix: str) -> Path:
         text = source.read_text().replace("SYN-100", f"SYN-{k}00").replace("SYN100", f"SYN{k}00")
+        # each 835 its own remittance (trace and payer claim numbers), not a repeat of another
+        text = text.replace("SYNEFT0001", f"SYNEFT000{k}").replace("SYNICN", f"SYNICN{k}-")
         path = tmp_path / f"houston_{k}{suffix}"
         path.write_text(text)
         return path

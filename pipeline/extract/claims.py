@@ -176,6 +176,38 @@ def _note(target: np.ndarray, mask: np.ndarray, prefix: str, values, suffix: str
         target[sel] = [f"{prefix}{v}{suffix}" for v in shown]
 
 
+# Claim-line columns and the 837P element each is read from (pipeline.extract.x12_837p).
+X12_ELEMENTS = {
+    "claim_line_start_date": "DTP*472",
+    "charge_amount": "SV102",
+    "service_unit_quantity": "SV104",
+    "hcpcs_code": "SV101-2",
+}
+
+
+def _x12_wording(detail: np.ndarray, raw: pd.DataFrame) -> np.ndarray:
+    """For lines read from an 837P, reasons name the X12 element and the line's LX segment
+    instead of the CSV column (`DTP*472 of the LX at segment 41: '20251345' is not a date
+    (CCYYMMDD)`)."""
+    if "x12_line_segment" not in raw:
+        return detail
+    text = pd.Series(detail, dtype="string")
+    at = _text(raw, "x12_line_segment")
+    x12 = (at != "").to_numpy(bool) & (text != "").to_numpy(bool)
+    if not x12.any():
+        return detail
+    shown, seg = text[x12], at[x12]
+    for column, element in X12_ELEMENTS.items():
+        hit = shown.str.startswith(f"{column} ")
+        named = f"{element} of the LX at segment " + seg[hit] + ":"
+        shown[hit] = named + shown[hit].str.slice(len(column))
+    shown = shown.str.replace(": is blank", " is blank", regex=False)
+    shown = shown.str.replace("(YYYY-MM-DD)", "(CCYYMMDD)", regex=False)
+    out = detail.copy()
+    out[x12] = shown.to_numpy(object)
+    return out
+
+
 def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     """Return the batch without direct identifiers plus typed pricing columns.
 
@@ -293,6 +325,7 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     no_code = np.asarray(extra["hcpcs"]) == ""
     problem[no_code] = "INPUT_MISSING_CODE"
     detail[no_code] = "hcpcs_code is blank"
+    detail = _x12_wording(detail, raw)
     is_malformed = malformed != ""
     problem[is_malformed] = "INPUT_MALFORMED_ROW"
     detail[is_malformed] = malformed[is_malformed]

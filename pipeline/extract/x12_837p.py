@@ -2,8 +2,9 @@
 
 The rows are text columns with the same names a CSV batch uses (docs/claim-line-schema.md),
 so the usual normalizer turns them into typed lines and replaces `patient_id` with its keyed
-hash. Every service line (LX) of the file becomes one row; a line that cannot be mapped keeps
-its row with the reason (INPUT_MALFORMED_ROW), so nothing is dropped.
+hash. Every service line (LX) and every SV1 of the file becomes exactly one row; a line that
+cannot be mapped to its own LX and claim keeps its row with the reason (INPUT_MALFORMED_ROW)
+and an error finding, so nothing is dropped or silently given to another claim.
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ class _Claim:
     facility_zip: str = ""
     claim_date: str = ""
     lines: list[dict[str, str]] = field(default_factory=list)
+    last_lx: int = 0  # highest LX01 number seen in the claim
+    # Why lines from here on cannot belong to this claim (a CLM seems to be missing); or, for
+    # the stand-in of lines with no CLM above them, why they belong to no claim.
+    broken: str = ""
+    orphan: bool = False
 
 
 @dataclass
@@ -140,9 +146,11 @@ class _Mapper:
         self.claim: _Claim | None = None
         self.line: dict[str, str] | None = None
 
-    def note(self, seg: X12Segment | int, message: str, element: str = "") -> None:
+    def note(
+        self, seg: X12Segment | int, message: str, element: str = "", severity: str = "warning"
+    ) -> None:
         number, seg_id = (seg.number, seg.id) if isinstance(seg, X12Segment) else (seg, "")
-        self.findings.append(Finding(number, seg_id, element, "MAP", message))
+        self.findings.append(Finding(number, seg_id, element, "MAP", message, severity))
 
     def feed(self, seg: X12Segment) -> None:
         self.at = seg.number
@@ -236,7 +244,10 @@ class _Mapper:
         self.claim_segments[seg.number] = claim_id
 
     def _on_hi(self, seg: X12Segment) -> None:
-        if self.claim is None or self.line is not None:
+        if self.claim is None:
+            return
+        if self.line is not None:
+            self._break_claim(seg, "claim diagnoses (HI) follow the service lines")
             return
         check_component(seg.get("HI01-1"), self._seps(seg), "HI01", self.source, seg.number)
         first = seg.get("HI01-1")
@@ -264,17 +275,43 @@ class _Mapper:
     # Service line
     def _on_lx(self, seg: X12Segment) -> None:
         if self.claim is None:
-            self.note(seg, "service line (LX) outside a claim (no CLM before it); skipped")
-            return
+            self._open_orphan(seg)
         self._close_line()
-        self.line = {"claim_line_number": seg.get("LX01"), "x12_line_segment": str(seg.number)}
+        claim = self.claim
+        assert claim is not None
+        number = seg.get("LX01")
+        if number.isdigit() and not claim.orphan:
+            if int(number) <= claim.last_lx:
+                self._break_claim(seg, f"LX*{number} restarts the line numbering")
+            claim.last_lx = max(claim.last_lx, int(number))
+        self.line = {"claim_line_number": number, "x12_line_segment": str(seg.number)}
+        self._reject_if_unclaimed(self.line, seg, f"LX*{number} at segment {seg.number}")
 
     def _on_sv1(self, seg: X12Segment) -> None:
-        if self.line is None:
-            self.note(seg, "SV1 without an LX before it; skipped")
-            return
-        check_component(seg.get("SV101-1"), self._seps(seg), "SV101", self.source, seg.number)
+        if self.claim is None:
+            self._open_orphan(seg)
         line = self.line
+        if line is None or line.get("_sv1"):
+            # Each SV1 keeps its own row: one with no LX, or a second one under the same LX,
+            # is rejected rather than merged into a line or left out.
+            if line is None:
+                problem = "has no LX service line segment before it"
+            else:
+                problem = (
+                    f"is a second SV1 under LX*{line['claim_line_number']} (segment "
+                    f"{line['x12_line_segment']}); each service line needs its own LX"
+                )
+            self._close_line()
+            line = self.line = {"claim_line_number": "", "x12_line_segment": str(seg.number)}
+            if not self._reject_if_unclaimed(line, seg, f"SV1 at segment {seg.number}"):
+                claim = self.claim
+                assert claim is not None
+                line[MALFORMED_COLUMN] = (
+                    f"SV1 at segment {seg.number} {problem} (claim {claim.values['claim_id']!r}, "
+                    f"CLM at segment {claim.segment}); the line cannot be mapped"
+                )
+                self.note(seg, line[MALFORMED_COLUMN], severity="error")
+        check_component(seg.get("SV101-1"), self._seps(seg), "SV101", self.source, seg.number)
         line["_sv1"] = "y"
         line["procedure_code_qualifier"] = seg.get("SV101-1")
         line["hcpcs_code"] = seg.get("SV101-2")
@@ -289,9 +326,40 @@ class _Mapper:
         for i, pointer in enumerate(p for p in pointers if p):
             line[f"diagnosis_code_{i + 1}"] = self._diagnosis(seg, pointer)
 
+    def _open_orphan(self, seg: X12Segment) -> None:
+        """A stand-in claim for service lines with no CLM above them in their transaction."""
+        self.claim = _Claim(
+            seg.number,
+            {"x12_transaction": self.ctx.transaction},
+            broken=f"there is no CLM above it in transaction {self.ctx.transaction!r}",
+            orphan=True,
+        )
+
+    def _break_claim(self, seg: X12Segment, what: str) -> None:
+        """Lines from here on are not given to the open claim: a CLM seems to be missing."""
+        claim = self.claim
+        assert claim is not None
+        if not claim.broken:
+            claim.broken = (
+                f"{what} at segment {seg.number} in claim {claim.values['claim_id']!r} (CLM at "
+                f"segment {claim.segment}), so a CLM is probably missing before it"
+            )
+
+    def _reject_if_unclaimed(self, line: dict[str, str], seg: X12Segment, what: str) -> bool:
+        """Reject `line` (with an error finding) when it has no claim; True if it was."""
+        claim = self.claim
+        if claim is None or not claim.broken:
+            return False
+        line[MALFORMED_COLUMN] = f"{what} cannot be given to a claim: {claim.broken}"
+        line["_unclaimed"] = "y"
+        self.note(seg, line[MALFORMED_COLUMN], severity="error")
+        return True
+
     def _diagnosis(self, seg: X12Segment, pointer: str) -> str:
         claim = self.claim
         assert claim is not None
+        if claim.orphan:
+            return ""
         if not pointer.isdigit() or not 1 <= int(pointer) <= len(claim.diagnoses):
             self.note(
                 seg,
@@ -313,7 +381,7 @@ class _Mapper:
     def _close_line(self) -> None:
         if self.line is None or self.claim is None:
             return
-        if not self.line.pop("_sv1", ""):
+        if not self.line.pop("_sv1", "") and not self.line.get(MALFORMED_COLUMN):
             self.line[MALFORMED_COLUMN] = (
                 f"service line LX*{self.line['claim_line_number']} (segment "
                 f"{self.line['x12_line_segment']}) has no SV1 professional service segment"
@@ -328,11 +396,17 @@ class _Mapper:
         if claim is None:
             return
         self.claim = None
+        if claim.orphan:
+            self._emit(claim)
+            return
         if not claim.lines:
             self.note(claim.segment, f"claim {claim.values['claim_id']!r} has no service lines")
             self.claim_spans.append((claim.segment, self.at - 1, claim.values["claim_id"]))
             return
         self.claim_spans.append((claim.segment, self.at - 1, claim.values["claim_id"]))
+        self._emit(claim)
+
+    def _emit(self, claim: _Claim) -> None:
         for line in claim.lines:
             end = int(line.pop("_end"))
             self.line_spans.append((int(line["x12_line_segment"]), end, str(len(self.rows) + 1)))
@@ -340,6 +414,8 @@ class _Mapper:
             row["rendering_npi"] = claim.rendering_npi
             row["claim_line_start_date"] = claim.claim_date
             row["service_zip"] = claim.facility_zip or self.ctx.billing_zip
+            if line.pop("_unclaimed", ""):
+                row["claim_id"] = row["x12_claim_segment"] = ""
             row.update({k: v for k, v in line.items() if v != "" or k == MALFORMED_COLUMN})
             self.rows.append(row)
 

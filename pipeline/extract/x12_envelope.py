@@ -229,6 +229,14 @@ def _parse_isa(
     cursor = pos + 4
     for _ in range(15):
         nxt = text.find(element, cursor)
+        if nxt != -1 and nxt - cursor > 40 and not re.search(r"[~\r\n]", text[cursor:nxt]):
+            # A long run without a segment end is one overlong element, not a cut ISA.
+            raise X12FileError(
+                f"ISA element ISA{len(fields) + 1:02d} is {nxt - cursor} characters, longer than "
+                f"its fixed width of {ISA_WIDTHS[len(fields)]}; the ISA cannot be read",
+                source=source,
+                segment=number,
+            )
         if nxt == -1 or nxt - cursor > 40:
             raise X12FileError(
                 f"the ISA segment is incomplete: found {len(fields) + 1} of its 16 elements; "

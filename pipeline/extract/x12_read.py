@@ -153,6 +153,8 @@ def _check_group(functional_id: str, version: str, number: int, kind: Kind, sour
         "837P": "this pipeline prices professional claims (837P, GS08 005010X222A1 or A2)",
         "835": "remittances must be 835 5010 (GS08 005010X221A1)",
     }[kind.name]
+    if kind.name == "835" and functional_id == "HC":
+        hint = f"it is a claim file: pass it without --remits; {hint}"
     raise X12FileError(
         f"GS01 {functional_id!r} / GS08 {version!r} is {what}, not a {kind.name}; {hint}",
         source=source,

@@ -290,3 +290,24 @@ def test_file_wrapped_at_80_columns(tmp_path):
     batch = read_837p_batch(_write(tmp_path, wrapped))
     assert batch.frame["charge_amount"].tolist() == ["40.00", "15.00", "35.00", "10.00"]
     assert (batch.findings["severity"] == "warning").sum() == 0
+
+
+@pytest.mark.parametrize("length", [21, 85])
+def test_an_overlong_isa_element_is_named(tmp_path, length):
+    """ISA06 padded out to `length` characters: named as too long, not as a cut ISA."""
+    isa06 = SEGMENTS[0].split("*")[6]
+    assert len(isa06) == 15
+    text = EXAMPLE1.replace(
+        f"*{isa06}*", f"*{isa06.rstrip()}{'X' * (length - len(isa06.rstrip()))}*", 1
+    )
+    err = _refused(tmp_path, text)
+    assert err.segment == 1
+    if length > 40:
+        assert err.reason == (
+            f"ISA element ISA06 is {length} characters, longer than its fixed width of 15; the "
+            "ISA cannot be read"
+        )
+    else:
+        assert err.reason == (
+            "ISA element(s) ISA06 are longer than their fixed width; the ISA cannot be read"
+        )

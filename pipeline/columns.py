@@ -4,6 +4,17 @@ from __future__ import annotations
 
 MODIFIERS = ("mod_1", "mod_2", "mod_3", "mod_4")
 
+# Working columns of remittance matching (scrub.remits), beside its report columns.
+REMIT_WORKING = (
+    "remit_flaggable",
+    "remit_line_level",
+    "remit_reversed_only",
+    "remit_reversed_cents",
+    "remit_denial",
+    "remit_denied",
+    "remit_latest_key",
+)
+
 # Working columns the normalizer adds; never written to a report.
 INTERNAL = (
     "line_index",
@@ -29,15 +40,8 @@ INTERNAL = (
     "flags_warnings",
     "paid_problem",
     "same_day_group",
-    # remittance matching (scrub.remits), working columns
     "remit_matched",
-    "remit_flaggable",
-    "remit_line_level",
-    "remit_reversed_only",
-    "remit_reversed_cents",
-    "remit_denial",
-    "remit_denied",
-    "remit_latest_key",
+    *REMIT_WORKING,
 )
 
 # Policy indicators of the RVU file copied to every line report row.

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipeline.columns import REMIT_WORKING
 from pipeline.money import div_round_half_up
 from pipeline.scrub.flags import FlagCollector
 from pipeline.scrub.rules import payment_rules
@@ -38,16 +39,7 @@ REMIT_COLUMNS = (
     "remit_source",
 )
 # summarize() output: the report columns plus working columns (columns.INTERNAL).
-SUMMARY_COLUMNS = (
-    *REMIT_COLUMNS,
-    "remit_flaggable",
-    "remit_line_level",
-    "remit_reversed_only",
-    "remit_reversed_cents",
-    "remit_denial",
-    "remit_denied",
-    "remit_latest_key",
-)
+SUMMARY_COLUMNS = (*REMIT_COLUMNS, *REMIT_WORKING)
 BOOLEAN_COLUMNS = ("remit_flaggable", "remit_line_level", "remit_reversed_only", "remit_denied")
 METHODS = {
     "lcn": "claim id + line control number",

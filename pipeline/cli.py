@@ -325,8 +325,8 @@ def run(args: argparse.Namespace) -> int:
             f" not priced (see line_status), {s['lines_flagged']:,} flagged; "
             f"expected allowed {_money(s['totals']['expected_allowed_cents'])}, "
             f"dollars at risk {_money(s['totals']['dollars_at_risk_cents'])}\n"
-            f"  report: {out.uri(s['batch'])}/ (lines.csv, claims.csv, rejects.csv, "
-            "validation.html, summary.json)"
+            f"  report: {out.uri(s['batch'])}/ (start with work_queue.html; finance.html, "
+            "run_health.html, lines.csv, claims.csv, rejects.csv, validation.html, summary.json)"
         )
         if "x12" in s:
             x12 = s["x12"]

@@ -207,7 +207,7 @@ def refusal(results: list[SuiteResult]) -> str:
     for suite in results:
         for check in suite.failed():
             detail = (
-                f"{check.rows_failed:,} rows"
+                f"{check.rows_failed:,} row{'s' if check.rows_failed != 1 else ''}"
                 if check.rows_failed
                 else f"observed {check.observed}"
                 if check.observed is not None
@@ -216,7 +216,7 @@ def refusal(results: list[SuiteResult]) -> str:
             sample = ", ".join(_shown(v["value"]) for v in check.sample_values[:3])
             where = ", ".join(check.sample_labels[:3])
             parts.append(
-                f"{suite.asset}: {check.says} ({detail}"
+                f"{suite.asset}: fails the check '{check.says}' ({detail}"
                 f"{'; e.g. ' + sample if sample else ''}{' at ' + where if where else ''})"
             )
     return "; ".join(parts)

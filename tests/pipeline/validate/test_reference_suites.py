@@ -92,10 +92,11 @@ def test_rvu_file_with_a_negative_rvu_is_refused(tmp_path):
     assert ref.refused == (
         {
             "source": str(path),
-            "reason": "release RVU26A failed validation: PPRRVU RVU26A: work_rvu is not "
-            "negative (1 rows; e.g. -1.3 at 99213); PPRRVU RVU26A: non-facility total = work "
-            "+ PE + MP RVUs (1 rows; e.g. 2.75 vs 0.15 at 99213); PPRRVU RVU26A: facility total "
-            "= work + PE + MP RVUs (1 rows; e.g. 1.97 vs -0.63 at 99213)",
+            "reason": "release RVU26A failed validation: PPRRVU RVU26A: fails the check "
+            "'work_rvu is not negative' (1 row; e.g. -1.3 at 99213); PPRRVU RVU26A: fails the "
+            "check 'non-facility total = work + PE + MP RVUs' (1 row; e.g. 2.75 vs 0.15 at "
+            "99213); PPRRVU RVU26A: fails the check 'facility total = work + PE + MP RVUs' "
+            "(1 row; e.g. 1.97 vs -0.63 at 99213)",
         },
     )
 
@@ -108,10 +109,10 @@ def test_wrong_conversion_factor_and_short_file_are_refused(tmp_path):
     ref = load_reference_data((_release_zip(tmp_path, corrupt),))
     (refused,) = ref.refused
     reason = refused["reason"]
-    assert "row count within 10% of RVU25D (19,090) (observed 4990)" in reason
+    assert "fails the check 'row count within 10% of RVU25D (19,090)' (observed 4990)" in reason
     assert (
-        "CONV FACTOR is the published CF in force on 2026-01-01 (33.4009, 33.5675) or blank "
-        "(4,990 rows; e.g. 33.0 at 0001F, 0005F, 00100)" in reason
+        "fails the check 'CONV FACTOR is the published CF in force on 2026-01-01 (33.4009, "
+        "33.5675) or blank' (4,990 rows; e.g. 33.0 at 0001F, 0005F, 00100)" in reason
     )
 
 
@@ -120,8 +121,8 @@ def test_implausible_gpci_is_refused(tmp_path):
     ref = load_reference_data((path,))
     assert [r.name for r in ref.releases] == ["RVU25A", "RVU25D"]
     assert ref.refused[0]["reason"] == (
-        "release RVU26A failed validation: GPCI RVU26A: PE GPCI between 0.700 and 2.000 "
-        "(1 rows; e.g. 9.419 at 01112-05)"
+        "release RVU26A failed validation: GPCI RVU26A: fails the check 'PE GPCI between "
+        "0.700 and 2.000' (1 row; e.g. 9.419 at 01112-05)"
     )
 
 
@@ -129,7 +130,7 @@ def test_failing_bundled_file_stops_the_run(reference):
     rvu = reference.releases[1].rvu.copy()
     rvu.loc[rvu["hcpcs"] == "99213", "mp_rvu"] = -10
     broken = replace(reference, releases=(replace(reference.releases[1], rvu=rvu, source=""),))
-    with pytest.raises(ReferenceFileError, match=r"mp_rvu is not negative \(1 rows; e\.g\. -0\.1"):
+    with pytest.raises(ReferenceFileError, match=r"mp_rvu is not negative' \(1 row; e\.g\. -0\.1"):
         validate_reference(broken, NO_EDITS)
 
     mue = NO_EDITS.mue.copy()

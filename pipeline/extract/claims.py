@@ -38,10 +38,22 @@ _ID_PARTS = (
     "hicn",
     "medical_record",
     "name",
+    "guarantor",
+    "cardholder",
+    "mobile",
+    "telephone",
 )
-_ID_WORDS = frozenset("mbr subscr bene mbi mrn hic pt pat nm fname lname surname addr".split())
-# A program's member number: medicare_id, MedicaidNo, hic_no, PatientID, ...
-_ID_NUMBER = re.compile(r"(medicare|medicaid|hic|patient|mbr|pt)_?(id|no|num|nbr|number)")
+_ID_WORDS = frozenset(
+    "mbr mem subscr bene mbi mrn hic pt pat nm fname lname surname addr cell zip4".split()
+)
+# A program's member number (medicare_id, MedicaidNo, hic_no, PatientID, mem_id), or a
+# person's name part (patient_last, pt_first, member_middle_initial).
+_ID_NUMBER = re.compile(
+    r"(medicare|medicaid|hic|patient|mbr|mem|pt|pat)_?(id|no|num|nbr|number)"
+    r"|(patient|pt|pat|member|mbr|mem|subscriber|insured)_?(last|first|middle|given|family|full)"
+)
+# Parts matched once separators are removed: D.O.B. -> d_o_b -> dob.
+_ID_COMPACT = ("dob", "ssn", "dateofbirth", "birthdate")
 _NAME_OK = frozenset("payer plan provider billing rendering facility locality referring".split())
 MAX_UNITS = 99_999
 MAX_DOLLARS_DIGITS = 10
@@ -67,9 +79,11 @@ def identifier_columns(columns: list[str]) -> list[str]:
         if words and words[0] in _NAME_OK:
             continue  # the provider's or payer's own name, address, ...
         joined = "_".join(words)
+        compact = "".join(words)
         if (
             _ID_WORDS.intersection(words)
             or any(part in joined for part in _ID_PARTS)
+            or any(part in compact for part in _ID_COMPACT)
             or _ID_NUMBER.search(joined)
         ):
             out.append(col)
@@ -229,6 +243,13 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
         logger.warning("dropped %d identifier column(s): %s", len(dropped), ", ".join(dropped))
     keep = raw.drop(columns=dropped + [c for c in (ROW_COLUMN, MALFORMED_COLUMN) if c in raw])
     keep = keep.rename(columns=_aside(list(keep.columns)))
+    split_wrong = malformed != ""
+    if dropped and split_wrong.any():
+        # A row that did not split into the header's columns may hold an identifier's value
+        # under another column's name: its fields are withheld (input_row locates it).
+        blank = pd.Series("", index=keep.index, dtype="string")
+        for col in keep.columns:
+            keep[col] = keep[col].astype("string").where(~split_wrong, blank)
     extra: dict[str, object] = {"line_index": np.arange(n, dtype="int64"), "input_row": rows}
 
     payer = _text(raw, "payer")

@@ -142,6 +142,48 @@ def test_identifier_like_columns_never_reach_the_report(tmp_path, reference, con
     assert "payer_name" in text.splitlines()[0]
 
 
+def test_name_and_birth_date_columns_in_odd_spellings_never_reach_the_report(
+    tmp_path, reference, config
+):
+    from pipeline.report.storage import Destination
+    from pipeline.run import scrub_file
+
+    path = _write(
+        tmp_path,
+        "odd.csv",
+        "claim_id,claim_line_number,claim_line_start_date,hcpcs_code,Patient_Last,"
+        "patient first,D.O.B.,Guarantor,mem_id,cardholder id,Mobile\n"
+        "C1,1,2025-10-15,99213,ZZLAST,ZZFIRST,1933-03-17,ZZGUAR,ZZMEM,ZZCARD,555-867-5309\n",
+    )
+    scrub_file(path, reference, config, Destination(str(tmp_path / "out")))
+    for name in ("lines.csv", "claims.csv", "flags.csv", "work_queue.csv"):
+        text = (tmp_path / "out" / "odd" / name).read_text()
+        for value in ("ZZLAST", "ZZFIRST", "1933-03-17", "ZZGUAR", "ZZMEM", "ZZCARD", "5309"):
+            assert value not in text, (name, value)
+
+
+def test_a_row_split_wrong_never_shows_an_identifier_under_another_name(
+    tmp_path, reference, config
+):
+    """Row 2 lacks its payer field, so member_id's value would land under hcpcs_code."""
+    from pipeline.report.storage import Destination
+    from pipeline.run import scrub_file
+
+    path = _write(
+        tmp_path,
+        "shift.csv",
+        "claim_id,claim_line_number,claim_line_start_date,payer,member_id,hcpcs_code\n"
+        "C1,1,2025-10-15,Medicare,ZZMEMBER1,99213\n"
+        "C2,1,2025-10-15,ZZMEMBER2,99213\n",
+    )
+    config = type(config)(**{**config.__dict__, "max_reject_share": 1.0})
+    result = scrub_file(path, reference, config, Destination(str(tmp_path / "out")))
+    assert result.lines["line_status"].tolist() == ["priced", "rejected"]
+    assert result.lines["input_row"].tolist() == [1, 2]
+    for name in ("lines.csv", "lines.parquet", "rejects.csv", "flags.csv"):
+        assert b"ZZMEMBER" not in (tmp_path / "out" / "shift" / name).read_bytes(), name
+
+
 def test_malformed_row_is_kept_in_place(tmp_path, reference, config):
     from pipeline.report.storage import Destination
     from pipeline.run import scrub_file

@@ -354,11 +354,17 @@ def run(args: argparse.Namespace) -> int:
             )
     if failures:
         print(
-            f"claims-scrub: {failures} of {len(named)} input files could not be read; see the "
-            "messages above",
+            f"claims-scrub: {failures} of {len(named)} input files could not be read or failed "
+            "validation; see the messages above",
             file=sys.stderr,
         )
-    return 1 if failures else 0
+    if ref.refused:
+        print(
+            f"claims-scrub: {len(ref.refused)} --release path(s) refused (see above); the "
+            "batches were priced on the other loaded releases",
+            file=sys.stderr,
+        )
+    return 1 if failures or ref.refused else 0
 
 
 def releases(_args: argparse.Namespace) -> int:

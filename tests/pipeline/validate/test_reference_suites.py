@@ -163,9 +163,10 @@ def test_cli_refuses_a_bad_release_and_uses_the_loaded_ones(tmp_path, capsys, mo
     out = tmp_path / "out"
     code = main(["run", str(tmp_path / "b.csv"), "--out", str(out), "--release", str(path)])
     err = capsys.readouterr().err
-    assert code == 0
+    assert code == 1  # the batch is scrubbed on the loaded releases; the job still sees it
     assert f"claims-scrub: release {path} refused and not used: release RVU26A failed" in err
     assert "the loaded releases stay in force" in err
+    assert "1 --release path(s) refused (see above)" in err
     summary = json.loads((out / "b" / "summary.json").read_text())
     assert [r["release"] for r in summary["releases_loaded"]] == ["RVU25A", "RVU25D"]
     assert list(summary["releases_used"]) == ["RVU25D"]

@@ -134,9 +134,13 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
                 )
             paths += found
         elif not p.exists():
-            raise PipelineError(
-                f"{p}: no such file or folder; check the path (batches are .csv, .csv.gz, "
-                ".parquet or X12 837P files, remittances X12 835 files, or folders of them)"
+            # One mistyped path must not stop the night's other batches.
+            args.missing_inputs = [*getattr(args, "missing_inputs", []), p]
+            print(
+                f"claims-scrub: {p}: no such file or folder; check the path (batches are .csv, "
+                ".csv.gz, .parquet or X12 837P files, remittances X12 835 files, or folders of "
+                "them); the other inputs go on",
+                file=sys.stderr,
             )
         else:
             paths.append(p)
@@ -268,7 +272,8 @@ def run(args: argparse.Namespace) -> int:
     default_locality = _check_locality(args.default_locality, ref)
     run_id = args.run_id or new_run_id()
     out = Destination(_out_location(str(args.out)))
-    failures = 0
+    missing = len(getattr(args, "missing_inputs", []))
+    failures = missing
     # Claim batch reports go to OUT/<name>/, remittance reports to OUT/remits/<name>/.
     named = _unique_names(claim_paths, RESERVED) + _unique_names(remit_paths)
     remit_run = load_remits(named[len(claim_paths) :]) if remit_paths else None
@@ -354,7 +359,8 @@ def run(args: argparse.Namespace) -> int:
             )
     if failures:
         print(
-            f"claims-scrub: {failures} of {len(named)} input files could not be read or failed "
+            f"claims-scrub: {failures} of {len(named) + missing} input files could not be read "
+            "or failed "
             "validation; see the messages above",
             file=sys.stderr,
         )

@@ -86,6 +86,19 @@ def test_bad_settings_are_clear(tmp_path, capsys, monkeypatch):
     assert "CLAIMS_PIPELINE_PAID_TOLERANCE='abc' is not a dollar amount" in capsys.readouterr().err
 
 
+def test_a_missing_batch_file_does_not_stop_the_others(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-test")
+    good = tmp_path / "good.csv"
+    batch({"hcpcs_code": "99213"}).to_csv(good, index=False)
+    out = tmp_path / "out"
+    assert main(["run", str(good), str(tmp_path / "nope.csv"), "--out", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'nope.csv'}: no such file or folder" in err
+    assert "1 of 2 input files could not be read or failed validation" in err
+    assert (out / "good" / "lines.csv").exists()
+    assert main(["run", str(tmp_path / "nope.csv"), "--out", str(out)]) == 2  # nothing to do
+
+
 def test_missing_release_path(tmp_path, capsys):
     code = main(["run", "--sample", "--out", str(tmp_path), "--release", str(tmp_path / "nope")])
     assert code == 2

@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--csv", type=Path, help="write the result to this CSV file")
     args = parser.parse_args(argv)
+    if not args.sql.is_file():
+        parser.error(
+            f"{args.sql}: no such query file; the queries are in sql/ (e.g. sql/reconcile.sql)"
+        )
     result = run(args.sql, args.reports)
     if args.csv:
         import pyarrow.csv as pcsv

@@ -137,6 +137,17 @@ def load_release(path: Path) -> Release:
     gpci_files = _pick(files, "GPCI", ".csv")
     gpci = load_gpci_file(gpci_files[0]) if gpci_files else None
     name = release_name(effective)
+    named = release_date_from_title([], Path(path).name)
+    if named is not None and release_name(named) != name:
+        logger.warning(
+            "%s is named like %s but its RVU file's title says %s (in force from %s); it is "
+            "loaded as %s and replaces any release of that name",
+            path,
+            release_name(named),
+            name,
+            effective,
+            name,
+        )
     release = Release(
         name=name,
         effective=effective,

@@ -173,3 +173,22 @@ def test_cli_refuses_a_bad_release_and_uses_the_loaded_ones(tmp_path, capsys, mo
     assert summary["releases_refused"][0]["source"] == str(path)
     document = json.loads((out / "b" / "validation.json").read_text())
     assert document["reference"]["releases_refused"] == summary["releases_refused"]
+
+
+def test_a_release_named_unlike_its_title_is_loaded_as_its_title_says(tmp_path, caplog):
+    """RVU26A.zip holding the 2025 October file replaces RVU25D, and says so."""
+    import logging
+
+    def back_to_2025(rvu: str) -> str:
+        return (
+            rvu.replace("2026 National", "2025 National")
+            .replace("January Release", "October Release")
+            .replace(",33.4009,", ",32.3465,")
+        )
+
+    path = _release_zip(tmp_path, back_to_2025)
+    with caplog.at_level(logging.WARNING, logger="pipeline.extract.releases"):
+        ref = load_reference_data((path,))
+    assert [r.name for r in ref.releases] == ["RVU25A", "RVU25D"]
+    assert ref.releases[-1].source == str(path)
+    assert f"{path} is named like RVU26A but its RVU file's title says RVU25D" in caplog.text

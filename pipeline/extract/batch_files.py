@@ -167,13 +167,14 @@ def _swallowed_lines(data: bytes, frame: pd.DataFrame, bad: list, width: int) ->
 
 
 def _read_line_by_line(data: bytes, names: list[str]) -> tuple[pd.DataFrame, list]:
-    """Every physical line is one record; a line with an unclosed quote is malformed."""
+    """Every non-blank line is one record; a line with an unclosed quote is malformed."""
     lines = data.decode("utf-8").splitlines()[1:]
     good, bad = [], []
-    for number, line in enumerate(lines, start=2):
+    records = [line for line in lines if line.strip()]  # blank lines are no records
+    for record, line in enumerate(records, start=1):
         fields = next(csv.reader([line]), [])
         if line.count('"') % 2 or len(fields) != len(names):
-            bad.append((number, len(fields), line))
+            bad.append((record + 1, len(fields), line))  # numbered as the CSV reader does
         else:
             good.append(fields)
     frame = pd.DataFrame(good, columns=names, dtype="string")

@@ -214,8 +214,10 @@ def test_unclosed_quote_loses_no_line(tmp_path, reference, config):
         tmp_path,
         "quote.csv",
         HEADER + "C1,1,2025-10-15,99213,100,77030\n"
+        "\n"
         'C2,1,2025-10-15,"99214,100,77030\n'
         "C3,1,2025-10-15,99215,100,77030\n"
+        "\n"
         "C4,1,2025-10-15,99215,100,77030\n",
     )
     result = scrub_file(path, reference, config, Destination(str(tmp_path / "out")))

@@ -13,15 +13,12 @@ below that it is counted and not shown.
 
 from __future__ import annotations
 
-import io
 import logging
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from pipeline.report.storage import Destination
+from pipeline.report.storage import Destination, read_checked_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -72,20 +69,15 @@ def read_remittance(root: Destination) -> pd.DataFrame:
     for name in root.list(REMITTANCE_PREFIX):
         if not name.endswith(".parquet"):
             continue
-        try:
-            frame = pq.read_table(io.BytesIO(root.read_bytes(name) or b"")).to_pandas()
-            missing = [c for c in REMITTANCE_COLUMNS if c not in frame.columns]
-            if missing:
-                raise ValueError(f"missing columns {missing}")
-        except (OSError, ValueError, pa.ArrowException) as exc:
-            logger.warning(
-                "remittance history file %s was skipped (%s); rewrite it with the columns "
-                "listed in docs/reports.md (Denial patterns)",
-                root.uri(name),
-                str(exc)[:160],
-            )
-            continue
-        frames.append(frame[list(REMITTANCE_COLUMNS)])
+        frame = read_checked_parquet(
+            root,
+            name,
+            REMITTANCE_COLUMNS,
+            "remittance history file %s was skipped (%s); rewrite it with the columns listed "
+            "in docs/reports.md (Denial patterns)",
+        )
+        if frame is not None:
+            frames.append(frame[list(REMITTANCE_COLUMNS)])
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in REMITTANCE_COLUMNS})
     return pd.concat(frames, ignore_index=True)

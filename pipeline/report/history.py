@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.columns import HISTORY, HISTORY_OPTIONAL
-from pipeline.report.storage import Destination
+from pipeline.report.storage import Destination, read_checked_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -109,21 +109,15 @@ def read_history(
             or file == f"{exclude_batch}.parquet"
         ):
             continue
-        data = store.read_bytes(name)
-        try:
-            frame = pq.read_table(io.BytesIO(data or b"")).to_pandas()
-            missing = [c for c in HISTORY_COLUMNS if c not in frame.columns]
-            if missing:
-                raise ValueError(f"missing columns {missing}")
-        except (OSError, ValueError, pa.ArrowException) as exc:
-            logger.warning(
-                "history file %s is unreadable (%s); it was skipped. Rerun the batch that "
-                "wrote it, or delete the file",
-                store.uri(name),
-                str(exc)[:120],
-            )
-            continue
-        frames.append(frame)
+        frame = read_checked_parquet(
+            store,
+            name,
+            HISTORY_COLUMNS,
+            "history file %s is unreadable (%s); it was skipped. Rerun the batch that wrote "
+            "it, or delete the file",
+        )
+        if frame is not None:
+            frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=list(HISTORY_COLUMNS))
     past = pd.concat(frames, ignore_index=True)

@@ -10,13 +10,16 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from pipeline.errors import StorageError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -178,3 +181,21 @@ def _s3_client():
     from botocore.config import Config
 
     return boto3.client("s3", config=Config(s3={"addressing_style": "path"}))
+
+
+def read_checked_parquet(
+    store: Destination, name: str, required: tuple[str, ...], warning: str
+) -> pd.DataFrame | None:
+    """A stored Parquet object as a frame, or None when it is unreadable or lacks a
+    `required` column; then `warning` (a %-format taking the object's address and what was
+    wrong) is logged, so one bad file never stops a run.
+    """
+    try:
+        frame = pq.read_table(io.BytesIO(store.read_bytes(name) or b"")).to_pandas()
+        missing = [c for c in required if c not in frame.columns]
+        if missing:
+            raise ValueError(f"missing columns {missing}")
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        logger.warning(warning, store.uri(name), str(exc)[:160])
+        return None
+    return frame

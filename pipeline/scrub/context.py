@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.factorize import factorized
 from pipeline.money import div_round_half_up
 from pipeline.scrub.flags import FlagCollector
 
@@ -18,8 +19,7 @@ class Modifiers:
         self.n = len(lines)
         self._columns = []
         for i in range(1, 5):
-            ids, uniques = pd.factorize(lines[f"mod_{i}"].to_numpy(object))
-            self._columns.append((ids, np.asarray(uniques, dtype=object)))
+            self._columns.append(factorized(lines[f"mod_{i}"]))
 
     def has(self, *mods: str) -> np.ndarray:
         """Lines carrying any of `mods` in any modifier position."""

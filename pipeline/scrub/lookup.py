@@ -13,6 +13,7 @@ import pandas as pd
 
 from pipeline.columns import INDICATORS
 from pipeline.extract.releases import ReferenceData
+from pipeline.factorize import factorized
 
 NATIONAL = "national"
 TEXT_FIELDS = ("status", *INDICATORS)
@@ -40,7 +41,7 @@ def group_ids(*columns: pd.Series | np.ndarray) -> np.ndarray:
     """One integer id per distinct combination of the given columns."""
     combined = np.zeros(len(columns[0]), dtype="int64")
     for col in columns:
-        codes, uniques = pd.factorize(col)
+        codes, uniques = factorized(col)
         combined = combined * (len(uniques) + 1) + (codes + 1)
         combined, _ = pd.factorize(combined)
     return combined.astype("int64")
@@ -60,8 +61,8 @@ class Codes:
 
     @classmethod
     def of(cls, hcpcs: pd.Series | np.ndarray) -> Codes:
-        ids, uniques = pd.factorize(np.asarray(hcpcs, dtype=object))
-        return cls(ids.astype("int64"), np.asarray(uniques, dtype=object))
+        ids, uniques = factorized(hcpcs)
+        return cls(ids, uniques)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,20 @@
+"""Integer ids for text columns, taken straight from the codes when a column is categorical."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def factorized(values: pd.Series | pd.Categorical | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row ids (int64, -1 for missing) into an array of the distinct values.
+
+    A categorical column costs nothing here (its codes are the ids; unused categories may be
+    among the values); anything else is factorized once.
+    """
+    array = values.array if isinstance(values, pd.Series) else values
+    if isinstance(array, pd.Categorical):
+        return array.codes.astype("int64"), np.asarray(array.categories, dtype=object)
+    ids, uniques = pd.factorize(array)
+    uniques = np.asarray(uniques)
+    return ids.astype("int64"), uniques.astype(object) if uniques.dtype.kind == "U" else uniques

@@ -18,6 +18,7 @@ REMIT_WORKING = (
 # Working columns the normalizer adds; never written to a report.
 INTERNAL = (
     "line_index",
+    "claim_key",
     "patient_key",
     "provider",
     "dos",

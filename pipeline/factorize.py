@@ -18,3 +18,21 @@ def factorized(values: pd.Series | pd.Categorical | np.ndarray) -> tuple[np.ndar
     ids, uniques = pd.factorize(array)
     uniques = np.asarray(uniques)
     return ids.astype("int64"), uniques.astype(object) if uniques.dtype.kind == "U" else uniques
+
+
+def factorized_keys(key: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and distinct values of non-negative integer keys known to be below `space`.
+
+    When the key space is small next to the batch (codes x modifiers x releases), a presence
+    table replaces hashing; ids then follow key order rather than first appearance.
+    """
+    key = np.asarray(key, dtype="int64")
+    if space > 4 * len(key) + 1_000_000 or (len(key) and key.min() < 0):
+        ids, uniques = pd.factorize(key)
+        return ids.astype("int64"), uniques
+    present = np.zeros(space, dtype=bool)
+    present[key] = True
+    uniques = np.flatnonzero(present)
+    slot = np.zeros(space, dtype="int64")
+    slot[uniques] = np.arange(len(uniques))
+    return slot[key], uniques

@@ -95,37 +95,46 @@ def read_batch(path: Path) -> pd.DataFrame:
     return read_batch_file(path).frame.drop(columns=[ROW_COLUMN, MALFORMED_COLUMN])
 
 
-def hash_patient_ids(payer: pd.Series, patient_id: pd.Series, key: bytes) -> pd.Series:
-    """Keyed hash (BLAKE2b keyed mode, 16 hex chars) of payer + patient id; blanks stay blank.
-
-    BLAKE2b's keyed mode is a MAC in its own right and several times faster than HMAC here.
-    """
-    combined = payer.fillna("").str.strip() + "|" + patient_id.fillna("").str.strip()
-    codes, uniques = pd.factorize(combined)
-    mac_key = hashlib.blake2b(key).digest()  # any key length -> the 64 bytes BLAKE2b takes
-    hashed = np.array(
-        [hashlib.blake2b(u.encode(), key=mac_key, digest_size=8).hexdigest() for u in uniques],
-        dtype=object,
-    )
-    out = pd.Series(hashed[codes], index=patient_id.index, dtype="string")
-    return out.where(patient_id.fillna("").str.strip() != "", "")
-
-
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
     if column in frame.columns:
         return frame[column].fillna("").astype("string").str.strip()
     return pd.Series("", index=frame.index, dtype="string")
 
 
-def by_unique(values: pd.Series, fn) -> np.ndarray:
-    """Apply `fn` (Series -> array-like) to the distinct values only and spread the result.
+def _distinct(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, pd.Series]:
+    """Per-row ids into the column's distinct values, blank-filled and stripped.
 
-    Claim batches repeat the same codes, dates and amounts on many lines, so parsing each
-    distinct value once is much cheaper than parsing every line.
+    Claim batches repeat the same codes, dates and amounts on many lines, so cleaning and
+    parsing each distinct value once is much cheaper than doing it for every line. A missing
+    column is one blank value.
     """
-    codes, uniques = pd.factorize(values.fillna(""))
-    result = np.asarray(fn(pd.Series(np.asarray(uniques, dtype=object), dtype="string")))
-    return result[codes] if len(codes) else result[:0]
+    if column not in frame.columns:
+        return np.zeros(len(frame), dtype="int64"), pd.Series([""], dtype="string")
+    ids, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+    text = pd.Series(np.asarray(uniques, dtype=object), dtype="string").fillna("").str.strip()
+    return ids.astype("int64"), text
+
+
+def column_by_unique(frame: pd.DataFrame, column: str, fn=None) -> np.ndarray:
+    """`fn` applied to each distinct (stripped) value of a column, spread to the rows."""
+    ids, text = _distinct(frame, column)
+    result = np.asarray(text if fn is None else fn(text))
+    return result[ids] if len(ids) else result[:0]
+
+
+def categorical_by_unique(frame: pd.DataFrame, column: str, fn=None) -> pd.Categorical:
+    """Like column_by_unique, as a categorical: the pricing steps compare integer codes."""
+    ids, text = _distinct(frame, column)
+    result = np.asarray(text if fn is None else fn(text), dtype=object)
+    return as_categorical(ids, result)
+
+
+def as_categorical(ids: np.ndarray, values: np.ndarray) -> pd.Categorical:
+    """Rows taking values[ids], as a categorical over the distinct values (no missing)."""
+    cat_ids, categories = pd.factorize(np.asarray(values, dtype=object))
+    codes = cat_ids[ids] if len(ids) else np.zeros(0, dtype="int64")
+    dtype = pd.CategoricalDtype(pd.Index(categories, dtype=object))
+    return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
 def _obj(values) -> pd.Series:
@@ -183,11 +192,62 @@ def _aside(columns: list[str]) -> dict[str, str]:
 
 
 def _note(target: np.ndarray, mask: np.ndarray, prefix: str, values, suffix: str) -> None:
-    """Write "prefix + value + suffix" into `target` where `mask` holds (only those rows)."""
+    """Write "prefix + value + suffix" into `target` where `mask` holds (only those rows).
+
+    `values` is per row, or (ids, distinct values) as _distinct returns them.
+    """
     sel = np.flatnonzero(mask)
     if len(sel):
-        shown = np.asarray(values, dtype=object)[sel]
+        if isinstance(values, tuple):
+            ids, distinct = values
+            shown = np.asarray(distinct, dtype=object)[ids[sel]]
+        else:
+            shown = np.asarray(values, dtype=object)[sel]
         target[sel] = [f"{prefix}{v}{suffix}" for v in shown]
+
+
+def _patients(raw: pd.DataFrame, key: bytes) -> tuple[pd.Series, pd.Categorical]:
+    """The hashed patient id column and the patient grouping key of every line.
+
+    Same-day rules group by patient; a line without a patient id is its claim's own patient,
+    never grouped with other claims' blank ids. Hashing is done once per distinct payer and id.
+    """
+    pay_ids, payer = _distinct(raw, "payer")
+    pat_ids, patient = _distinct(raw, "patient_id")
+    width = len(patient)
+    combo_ids, combo = pd.factorize(pay_ids * width + pat_ids)
+    pay_u, pat_u = np.divmod(np.asarray(combo, dtype="int64"), width)
+    payer_u = payer.to_numpy(object)[pay_u]
+    patient_u = patient.to_numpy(object)[pat_u]
+    mac_key = hashlib.blake2b(key).digest()  # any key length -> the 64 bytes BLAKE2b takes
+    hashed_u = np.array(
+        [
+            hashlib.blake2b(f"{p}|{i}".encode(), key=mac_key, digest_size=8).hexdigest()
+            if i
+            else ""
+            for p, i in zip(payer_u, patient_u, strict=True)
+        ],
+        dtype=object,
+    )
+    hashed = pd.Series(hashed_u[combo_ids], index=raw.index, dtype="string")
+    blank_u = hashed_u == ""
+    if not blank_u.any():
+        return hashed, as_categorical(combo_ids, hashed_u)
+    claim_ids, claims = _distinct(raw, "claim_id")
+    blank = blank_u[combo_ids]
+    ids = np.where(blank, len(hashed_u) + claim_ids, combo_ids)
+    values = np.concatenate([hashed_u, ("claim|" + claims).to_numpy(object)])
+    return hashed, as_categorical(ids, values)
+
+
+def _provider(raw: pd.DataFrame) -> pd.Categorical:
+    """The rendering NPI, else the billing NPI, per line."""
+    r_ids, rendering = _distinct(raw, "rendering_npi")
+    b_ids, billing = _distinct(raw, "billing_npi")
+    has_rendering = (rendering != "").to_numpy(bool)[r_ids]
+    ids = np.where(has_rendering, r_ids, len(rendering) + b_ids)
+    values = np.concatenate([rendering.to_numpy(object), billing.to_numpy(object)])
+    return as_categorical(ids, values)
 
 
 # Claim-line columns and the 837P element each is read from (pipeline.extract.x12_837p).
@@ -225,10 +285,12 @@ def _x12_wording(detail: np.ndarray, raw: pd.DataFrame) -> np.ndarray:
 def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     """Return the batch without direct identifiers plus typed pricing columns.
 
-    Added columns: line_index, patient_key, provider, dos, pos, hcpcs, mod_1..mod_4, units,
-    units_defaulted, charge_cents, paid_cents, deductible_cents, zip5, carrier, locality,
-    participating, input_problem (a rule code, or empty when the row is usable),
-    input_detail (what was wrong), modifier_problem.
+    Added columns: line_index, claim_key (integer id of the claim id as written),
+    patient_key, provider, dos, pos, hcpcs, mod_1..mod_4, units, units_defaulted,
+    charge_cents, paid_cents, deductible_cents, zip5, carrier, locality, participating,
+    input_problem (a rule code, or empty when the row is usable), input_detail (what was
+    wrong), modifier_problem. The text keys (patient_key, provider, pos, hcpcs, modifiers,
+    zip5) are categoricals, so later steps compare integer codes.
     """
     raw = raw.reset_index(drop=True)
     n = len(raw)
@@ -252,35 +314,38 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
             keep[col] = keep[col].astype("string").where(~split_wrong, blank)
     extra: dict[str, object] = {"line_index": np.arange(n, dtype="int64"), "input_row": rows}
 
-    payer = _text(raw, "payer")
-    hashed = hash_patient_ids(payer, _text(raw, "patient_id"), patient_key)
+    # Integer id of the claim id as written, so later steps never hash the text again.
+    extra["claim_key"] = _distinct(raw, "claim_id")[0]
+    hashed, patient_key_column = _patients(raw, patient_key)
     keep["patient_id"] = hashed
-    # Same-day rules group by patient; a line without a patient id is its claim's own patient,
-    # never grouped with other claims' blank ids.
-    claim_ids = _text(raw, "claim_id")
-    extra["patient_key"] = _obj(hashed.where(hashed != "", "claim|" + claim_ids))
-    rendering, billing = _text(raw, "rendering_npi"), _text(raw, "billing_npi")
-    extra["provider"] = _obj(rendering.where(rendering != "", billing))
-    dos = by_unique(_text(raw, "claim_line_start_date"), _parse_dates)
+    extra["patient_key"] = patient_key_column
+    extra["provider"] = _provider(raw)
+    dates = _distinct(raw, "claim_line_start_date")
+    dos_u = _parse_dates(dates[1])
+    dos = dos_u[dates[0]] if n else dos_u[:0]
     extra["dos"] = pd.Series(dos, dtype="datetime64[s]")
 
     def pos_code(t: pd.Series) -> pd.Series:
         return t.where(~t.str.fullmatch(r"\d"), t.str.zfill(2))
 
-    extra["pos"] = _obj(by_unique(_text(raw, "place_of_service_code"), pos_code))
-    extra["hcpcs"] = _obj(by_unique(_text(raw, "hcpcs_code"), lambda t: t.str.upper()))
+    extra["pos"] = categorical_by_unique(raw, "place_of_service_code", pos_code)
+    extra["hcpcs"] = categorical_by_unique(raw, "hcpcs_code", lambda t: t.str.upper())
     bad_mod = np.full(n, "", dtype=object)
     for i, col in enumerate(MODIFIER_COLUMNS, 1):
-        mods = by_unique(_text(raw, col), lambda t: t.str.upper())
-        wrong = (mods != "") & ~by_unique(
-            pd.Series(mods, dtype="string"), lambda t: t.str.fullmatch(r"[A-Z0-9]{2}").fillna(False)
-        ).astype(bool)
-        _note(bad_mod, wrong & (bad_mod == ""), f"{col} '", mods, "'")
-        extra[f"mod_{i}"] = _obj(np.where(wrong, "", mods))
+        ids, text = _distinct(raw, col)
+        upper = text.str.upper()
+        wrong_u = ((upper != "") & ~upper.str.fullmatch(r"[A-Z0-9]{2}").fillna(False)).to_numpy(
+            bool
+        )
+        if wrong_u.any():
+            wrong = wrong_u[ids]
+            _note(bad_mod, wrong & (bad_mod == ""), f"{col} '", (ids, upper), "'")
+        extra[f"mod_{i}"] = as_categorical(ids, np.where(wrong_u, "", upper.to_numpy(object)))
     extra["modifier_problem"] = _obj(bad_mod)
 
-    units_text = _text(raw, "service_unit_quantity")
-    units = by_unique(units_text, _parse_units)
+    units_distinct = _distinct(raw, "service_unit_quantity")
+    units_u = _parse_units(units_distinct[1])
+    units = units_u[units_distinct[0]] if n else units_u[:0]
     extra["units_defaulted"] = units == 0
     extra["units"] = np.where(units > 0, units, 1)
 
@@ -292,35 +357,40 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
         ("paid", "paid_amount"),
         ("deductible", "deductible_amount"),
     ):
-        text = _text(raw, col)
-        parsed = by_unique(
-            text,
-            lambda t, neg=(name == "paid"): np.column_stack(_parse_amounts(t, allow_negative=neg)),
-        )
-        cents, bad = parsed[:, 0], parsed[:, 1].astype(bool)
+        ids, text = _distinct(raw, col)
+        cents_u, bad_u = _parse_amounts(text, allow_negative=(name == "paid"))
+        cents, bad = (cents_u[ids], bad_u[ids]) if n else (cents_u[:0], bad_u[:0])
         extra[f"{name}_cents"] = pd.arrays.IntegerArray(
             np.where(cents == BLANK, 0, cents).astype("int64"), cents == BLANK
         )
-        negative = bad & text.str.strip().str.startswith("-").to_numpy(bool)
+        if not bad.any():
+            continue
+        negative = bad & text.str.startswith("-").to_numpy(bool)[ids]
         if name == "charge":
             _note(
                 detail,
                 bad & ~negative & (detail == ""),
                 f"{col} '",
-                text,
+                (ids, text),
                 "' is not a dollar amount",
             )
-            _note(detail, negative & (detail == ""), f"{col} '", text, "' is negative")
+            _note(detail, negative & (detail == ""), f"{col} '", (ids, text), "' is negative")
             bad_amount |= bad
         else:
             # An unreadable paid or deductible amount does not stop pricing; it is flagged
             # and the paid comparison is skipped for the line.
-            _note(paid_note, bad & (paid_note == ""), f"{col} '", text, "' is not a dollar amount")
+            _note(
+                paid_note,
+                bad & (paid_note == ""),
+                f"{col} '",
+                (ids, text),
+                "' is not a dollar amount",
+            )
 
-    extra["zip5"] = _obj(by_unique(_text(raw, "service_zip"), _zip5))
-    extra["carrier"] = _obj(_text(raw, "carrier"))
-    extra["locality"] = _obj(_text(raw, "locality"))
-    part = by_unique(_text(raw, "participating"), lambda t: t.str.upper())
+    extra["zip5"] = categorical_by_unique(raw, "service_zip", _zip5)
+    extra["carrier"] = _obj(column_by_unique(raw, "carrier"))
+    extra["locality"] = _obj(column_by_unique(raw, "locality"))
+    part = column_by_unique(raw, "participating", lambda t: t.str.upper())
     extra["is_participating"] = ~np.isin(part, ["N", "NO", "FALSE", "0"])
 
     problem = np.full(n, "", dtype=object)
@@ -331,19 +401,13 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
         detail,
         bad_units,
         "service_unit_quantity '",
-        units_text,
+        units_distinct,
         f"' is not a whole number from 1 to {MAX_UNITS:,}",
     )
     no_date = np.isnat(dos)
     problem[no_date] = "INPUT_BAD_DATE"
-    _note(
-        detail,
-        no_date,
-        "claim_line_start_date '",
-        _text(raw, "claim_line_start_date"),
-        "' is not a date (YYYY-MM-DD)",
-    )
-    no_code = np.asarray(extra["hcpcs"]) == ""
+    _note(detail, no_date, "claim_line_start_date '", dates, "' is not a date (YYYY-MM-DD)")
+    no_code = np.asarray(extra["hcpcs"] == "")
     problem[no_code] = "INPUT_MISSING_CODE"
     detail[no_code] = "hcpcs_code is blank"
     detail = _x12_wording(detail, raw)

@@ -89,13 +89,18 @@ def _normalized(lines: pd.DataFrame) -> dict[str, object]:
     mods = lines[list(MODIFIERS)].fillna("").astype(str)
     joined = mods[MODIFIERS[0]].str.cat([mods[c] for c in MODIFIERS[1:]], sep=";")
     return {
-        "provider_npi": lines["provider"],
+        "provider_npi": _plain(lines["provider"]),
         "date_of_service": lines["dos"],
-        "procedure_code": lines["hcpcs"],
+        "procedure_code": _plain(lines["hcpcs"]),
         "modifiers": joined.str.replace(r";+", ";", regex=True).str.strip(";"),
         "billed_cents": lines["charge_cents"],
         "paid_cents": lines["paid_cents"],
     }
+
+
+def _plain(column: pd.Series) -> pd.Series:
+    """A text column as plain object values (pricing keeps some as categoricals)."""
+    return pd.Series(np.asarray(column, dtype=object), index=column.index, dtype=object)
 
 
 def to_arrow(frame: pd.DataFrame) -> pa.Table:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from pipeline.columns import INDICATORS
 from pipeline.extract.releases import ReferenceData
-from pipeline.factorize import factorized
+from pipeline.factorize import factorized, factorized_keys
 
 NATIONAL = "national"
 TEXT_FIELDS = ("status", *INDICATORS)
@@ -38,12 +38,18 @@ def is_in(values, options) -> np.ndarray:
 
 
 def group_ids(*columns: pd.Series | np.ndarray) -> np.ndarray:
-    """One integer id per distinct combination of the given columns."""
+    """One integer id per distinct combination of the given columns (first seen, first id)."""
     combined = np.zeros(len(columns[0]), dtype="int64")
+    span = 1
     for col in columns:
         codes, uniques = factorized(col)
-        combined = combined * (len(uniques) + 1) + (codes + 1)
-        combined, _ = pd.factorize(combined)
+        width = len(uniques) + 1
+        if span * width >= 2**62:  # keep the combined key inside int64
+            combined, _ = pd.factorize(combined)
+            span = int(combined.max()) + 1 if len(combined) else 1
+        combined = combined * width + (codes + 1)
+        span *= width
+    combined, _ = pd.factorize(combined)
     return combined.astype("int64")
 
 
@@ -116,11 +122,13 @@ class RvuIndex:
     ) -> RvuRows:
         """Rows for (release, code, modifier) per line; `mod` is per line or one value."""
         n = len(rel)
-        mods = np.full(n, mod, dtype=object) if isinstance(mod, str) else np.asarray(mod, object)
-        mod_ids, mod_uniques = pd.factorize(mods)
+        if isinstance(mod, str):
+            mod_ids, mod_uniques = np.zeros(n, dtype="int64"), np.array([mod], dtype=object)
+        else:
+            mod_ids, mod_uniques = factorized(mod)
         c, m = len(codes.uniques) + 1, len(mod_uniques) + 1
         key = (rel.astype("int64") * c + codes.ids) * m + mod_ids
-        key_ids, key_uniques = pd.factorize(key)
+        key_ids, key_uniques = factorized_keys(key, (int(rel.max(initial=0)) + 1) * c * m)
         r, rest = np.divmod(key_uniques, c * m)
         code_u, mod_u = np.divmod(rest, m)
         wanted = pd.MultiIndex.from_arrays(
@@ -138,11 +146,15 @@ class RvuIndex:
 
     def has_code(self, rel: np.ndarray, codes: Codes) -> np.ndarray:
         """Whether the code has any row (any modifier) in the release."""
-        key = rel.astype("int64") * (len(codes.uniques) + 1) + codes.ids
-        key_ids, key_uniques = pd.factorize(key)
+        width = len(codes.uniques) + 1
+        key = rel.astype("int64") * width + codes.ids
+        key_ids, key_uniques = factorized_keys(key, (int(rel.max(initial=0)) + 1) * width)
         r, code_u = np.divmod(key_uniques, len(codes.uniques) + 1)
         wanted = pd.MultiIndex.from_arrays([r, codes.uniques[code_u]])
         return (self.codes.get_indexer(wanted) >= 0)[key_ids]
+
+
+LOCALITY_SOURCES = ("zip", "zip_not_found", "default", NATIONAL, "carrier_locality")
 
 
 def resolve_locality(
@@ -151,32 +163,49 @@ def resolve_locality(
     locality: pd.Series,
     ref: ReferenceData,
     default_locality: str | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[pd.Categorical, pd.Categorical, np.ndarray]:
     """Locality key per line, how it was found, and whether the ZIP needs ZIP+4.
 
     The source is one of "carrier_locality", "zip", "zip_not_found", "default", "national".
+    Work is done once per distinct ZIP; keys and sources come back as categoricals.
     """
     zips = ref.zip5.set_index("zip5")
-    zip_ids, zip_uniques = pd.factorize(np.asarray(zip5, dtype=object))
+    zip_ids, zip_uniques = factorized(zip5)
     pos_u = zips.index.get_indexer(zip_uniques)
-    key_u = np.where(pos_u >= 0, zips["locality_key"].to_numpy(object)[np.clip(pos_u, 0, None)], "")
-    plus4_u = np.where(pos_u >= 0, zips["plus_four"].to_numpy(bool)[np.clip(pos_u, 0, None)], False)
-    zip_key = key_u[zip_ids] if len(zip_ids) else np.zeros(0, object)
-    plus_four = plus4_u[zip_ids].astype(bool) if len(zip_ids) else np.zeros(0, bool)
-    has_zip = np.asarray(zip5, dtype=object) != ""
-    found_zip = has_zip & (zip_key != "")
-
+    at = np.clip(pos_u, 0, None)
+    key_u = np.where(pos_u >= 0, zips["locality_key"].to_numpy(object)[at], "")
+    plus4_u = np.where(pos_u >= 0, zips["plus_four"].to_numpy(bool)[at], False)
+    has_zip_u = zip_uniques != ""
+    found_u = has_zip_u & (key_u != "")
     fallback = default_locality or NATIONAL
-    key = np.where(found_zip, zip_key, fallback).astype(object)
-    source = np.where(found_zip, "zip", "default" if default_locality else NATIONAL).astype(object)
-    source = np.where(has_zip & ~found_zip, "zip_not_found", source)
+    # Keys: the distinct ZIPs' localities, then the fallback, then any given carrier-locality.
+    keys = np.append(np.where(found_u, key_u, fallback), fallback).astype(object)
+    source_u = np.where(found_u, 0, np.where(has_zip_u, 1, 2 if default_locality else 3))
+    key_ids = zip_ids.copy()
+    key_ids[zip_ids < 0] = len(keys) - 1
+    source = np.append(source_u, 2 if default_locality else 3)[key_ids]
+    plus_four = np.append(plus4_u & found_u, False)[key_ids]
     carrier_a, locality_a = np.asarray(carrier, object), np.asarray(locality, object)
     given = (carrier_a != "") & (locality_a != "")
     if given.any():
-        given_key = pd.Series(carrier_a).str.zfill(5) + "-" + pd.Series(locality_a).str.zfill(2)
-        key = np.where(given, given_key.to_numpy(object), key)
-        source = np.where(given, "carrier_locality", source)
-    return key, source, plus_four & found_zip & ~given
+        given_key = (
+            pd.Series(carrier_a[given]).str.zfill(5)
+            + "-"
+            + pd.Series(locality_a[given]).str.zfill(2)
+        )
+        ids, uniques = pd.factorize(given_key.to_numpy(object))
+        key_ids[given] = len(keys) + ids
+        keys = np.concatenate([keys, np.asarray(uniques, dtype=object)])
+        source[given] = 4
+        plus_four &= ~given
+    distinct_ids, distinct = pd.factorize(keys)
+    key = pd.Categorical.from_codes(
+        distinct_ids[key_ids], dtype=pd.CategoricalDtype(pd.Index(distinct, dtype=object))
+    )
+    how = pd.Categorical.from_codes(
+        source, dtype=pd.CategoricalDtype(pd.Index(LOCALITY_SOURCES, dtype=object))
+    )
+    return key, how, plus_four
 
 
 def attach_gpci(
@@ -185,9 +214,11 @@ def attach_gpci(
     """Work, PE and MP GPCIs (thousandths) per line; national 1.000 where not found."""
     frames = [r.gpci.assign(release_idx=i) for i, r in enumerate(ref.releases)]
     table = pd.concat(frames).set_index(["release_idx", "locality_key"])
-    loc_ids, loc_uniques = pd.factorize(np.asarray(locality, dtype=object))
+    loc_ids, loc_uniques = factorized(locality)
     key = rel.astype("int64") * (len(loc_uniques) + 1) + loc_ids
-    key_ids, key_uniques = pd.factorize(key)
+    key_ids, key_uniques = factorized_keys(
+        key, (int(rel.max(initial=0)) + 1) * (len(loc_uniques) + 1)
+    )
     r, l_u = np.divmod(key_uniques, len(loc_uniques) + 1)
     wanted_loc = np.asarray(loc_uniques, dtype=object)[l_u]
     pos = table.index.get_indexer(pd.MultiIndex.from_arrays([r, wanted_loc]))

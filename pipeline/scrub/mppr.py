@@ -62,19 +62,26 @@ class MultipleProcedures:
             return fam_id
         # A base endoscopy billed with another endoscopy of its family joins the family.
         width = len(codes.uniques) + 1
-        base_ids = pd.Index(codes.uniques).get_indexer(endo_base[endo])
-        bases = ctx.group[endo] * width + base_ids
-        endo |= priced & np.isin(ctx.group * width + codes.ids, bases[base_ids >= 0])
-        family_code = np.where(endo_base != "", endo_base, ctx.hcpcs)
-        base_row = index.lookup(rel, Codes.of(family_code), "", NUMBER_FIELDS)
-        base_fee = capped_fee(base_row, setting_pe, gpci)
+        first = np.flatnonzero(endo)
+        base_ids = pd.Index(codes.uniques).get_indexer(np.asarray(endo_base[first], object))
+        named = base_ids >= 0
+        bases = ctx.group[first[named]] * width + base_ids[named]
+        is_base = np.zeros(width, dtype=bool)
+        is_base[base_ids[named]] = True
+        maybe = np.flatnonzero(priced & is_base[codes.ids])
+        endo[maybe[np.isin(ctx.group[maybe] * width + codes.ids[maybe], bases)]] = True
 
-        fam_id[endo] = group_ids(ctx.group[endo], family_code[endo])
         sel = np.flatnonzero(endo)
+        own_code = codes.uniques[codes.ids[sel]]
+        family_code = np.asarray(endo_base[sel], dtype=object)
+        family_code = np.where(family_code != "", family_code, own_code)
+        base_row = index.lookup(rel[sel], Codes.of(family_code), "", NUMBER_FIELDS)
+        base_fee = capped_fee(base_row, setting_pe[sel], tuple(g[sel] for g in gpci))
+        fam_id[sel] = group_ids(ctx.group[sel], family_code)
         before = rank_units(fam_id[sel], rank_amount[sel], np.ones(len(sel), "int64"), sel)
         red = np.zeros(ctx.n, dtype="int64")
-        others = sel[before > 0]
-        red[others] = np.minimum(base_fee[others], rank_amount[others])
+        later = before > 0
+        red[sel[later]] = np.minimum(base_fee[later], rank_amount[sel[later]])
         self._record(red, "endoscopy base subtracted")
         ctx.flags.add(
             "ENDOSCOPY_BASE_BUNDLED",

@@ -25,6 +25,7 @@ from pipeline.scrub.lookup import (
     Codes,
     RvuIndex,
     attach_gpci,
+    group_ids,
     is_in,
     resolve_locality,
 )
@@ -67,6 +68,8 @@ STATUS_PRECEDENCE = (
     "priced",
 )
 SETTINGS = ("non_facility", "facility")
+# The modifier that chooses a line's RVU row ("" for the global row).
+PRICING_MODIFIERS = pd.CategoricalDtype(pd.Index(["", "26", "TC", "53"], dtype=object))
 INPUT_RULES = (
     "INPUT_MALFORMED_ROW",
     "INPUT_MISSING_CODE",
@@ -120,13 +123,14 @@ def price_lines(
 
     # 4. RVU row: 26/TC (and 53 where CMS lists it) choose the modifier-specific row.
     index = rvu_index(ref)
-    codes = Codes.of(hcpcs)
+    codes = Codes.of(out["hcpcs"])
     has26, has_tc = ctx.has_mod("26"), ctx.has_mod("TC")
-    pricing_mod = np.where(has26, "26", np.where(has_tc, "TC", "")).astype(object)
-    with53 = (pricing_mod == "") & ctx.has_mod("53")
+    mod_code = np.where(has26, 1, np.where(has_tc, 2, 0)).astype("int8")
+    with53 = (mod_code == 0) & ctx.has_mod("53")
     if with53.any():
         found53 = index.lookup(rel, codes, "53", ("status",)).found
-        pricing_mod = np.where(with53 & found53, "53", pricing_mod)
+        mod_code[with53 & found53] = 3
+    pricing_mod = pd.Categorical.from_codes(mod_code, dtype=PRICING_MODIFIERS)
     row = index.lookup(rel, codes, pricing_mod)
     exists = index.has_code(rel, codes)
     level2 = codes.matches(r"[A-V]\d{4}")
@@ -482,7 +486,7 @@ def _locality(
     )
     gw, gpe, gmp, gpci_found = attach_gpci(ref, rel, loc_key)
     national = loc_key == "national"
-    zip5 = out["zip5"].to_numpy(object)
+    zip5 = out["zip5"]
     flags.add(
         "NO_LOCATION",
         dated & (loc_source == "national"),
@@ -513,7 +517,13 @@ def _locality(
         idx,
         ("ZIP ", zip5, " is split by ZIP+4; priced at locality ", loc_key, "."),
     )
-    loc_key = np.where(gpci_found | national, loc_key, "national")
+    unpriced = ~(gpci_found | national)
+    if unpriced.any():
+        if "national" not in loc_key.categories:
+            loc_key = loc_key.add_categories(["national"])
+        codes = loc_key.codes.copy()
+        codes[unpriced] = loc_key.categories.get_loc("national")
+        loc_key = pd.Categorical.from_codes(codes, dtype=loc_key.dtype)
     return loc_key, loc_source, (gw, gpe, gmp)
 
 
@@ -552,9 +562,11 @@ def _column(values, index: pd.Index) -> pd.Series:
 
 def _duplicates(lines: pd.DataFrame, usable: np.ndarray) -> np.ndarray:
     """Second and later usable lines with the same claim id and line number."""
-    keys = lines.loc[usable, ["claim_id", "claim_line_number"]]
+    sel = np.flatnonzero(usable)
+    claim = lines["claim_key"] if "claim_key" in lines else lines["claim_id"]
+    key = group_ids(claim.array[sel], lines["claim_line_number"].array[sel])
     dupe = np.zeros(len(lines), dtype=bool)
-    dupe[np.flatnonzero(usable)] = keys.duplicated(keep="first").to_numpy(bool)
+    dupe[sel] = pd.Series(key).duplicated(keep="first").to_numpy(bool)
     return dupe
 
 
@@ -682,26 +694,43 @@ def _surgical_roles(ctx: PricingContext, priced, row, charge) -> dict[str, np.nd
 
 
 def _describe(priced, capped, bilateral_bp, mppr_notes, role_bp, nonpar, charge_lower):
-    """The adjustments applied to each priced line, in words and in order."""
-    parts = [
-        (capped, "OPPS imaging cap"),
-        (bilateral_bp > 0, _percent_labels("bilateral ", bilateral_bp)),
-        *mppr_notes,
-        (role_bp != 10000, _percent_labels("surgical role ", role_bp)),
-        (nonpar, "non-participating 95%"),
-        (charge_lower, "lower of charge"),
-    ]
+    """The adjustments applied to each priced line, in words and in order.
+
+    Lines share few combinations of adjustments, so each combination is worded once.
+    """
     text = np.full(len(priced), "", dtype=object)
-    for mask, label in parts:
-        sel = np.flatnonzero(np.asarray(mask, bool) & priced)
-        if len(sel):
-            shown = np.broadcast_to(np.asarray(label, dtype=object), text.shape)[sel]
-            before = text[sel]
-            text[sel] = np.where(before == "", shown, before + "; " + shown)
+    sel = np.flatnonzero(priced)
+    if not len(sel):
+        return text
+    flags = [capped, *(mask for mask, _ in mppr_notes), nonpar, charge_lower]
+    key = np.zeros(len(sel), dtype="int64")
+    for mask in flags:
+        key = key * 2 + np.asarray(mask, bool)[sel]
+    for bp in (bilateral_bp, role_bp):  # non-negative percentages in hundredths
+        values = np.asarray(bp, dtype="int64")[sel]
+        key = key * (int(values.max()) + 1) + values
+    key_ids, distinct = pd.factorize(key)
+    first = np.empty(len(distinct), dtype="int64")
+    first[key_ids[::-1]] = np.arange(len(sel) - 1, -1, -1)  # first line of each combination
+    words = np.array(
+        [
+            _adjustments(int(i), capped, bilateral_bp, mppr_notes, role_bp, nonpar, charge_lower)
+            for i in sel[first]
+        ],
+        dtype=object,
+    )
+    text[sel] = words[key_ids]
     return text
 
 
-def _percent_labels(prefix: str, bp: np.ndarray) -> np.ndarray:
-    """'bilateral 150%'-style labels, formatted once per distinct percentage."""
-    values, at = np.unique(np.asarray(bp, dtype="int64"), return_inverse=True)
-    return np.array([f"{prefix}{v / 100:g}%" for v in values], dtype=object)[at]
+def _adjustments(i, capped, bilateral_bp, mppr_notes, role_bp, nonpar, charge_lower) -> str:
+    """The adjustments of line `i`, joined with '; '."""
+    parts = [
+        "OPPS imaging cap" if capped[i] else "",
+        f"bilateral {bilateral_bp[i] / 100:g}%" if bilateral_bp[i] > 0 else "",
+        *(note if mask[i] else "" for mask, note in mppr_notes),
+        f"surgical role {role_bp[i] / 100:g}%" if role_bp[i] != 10000 else "",
+        "non-participating 95%" if nonpar[i] else "",
+        "lower of charge" if charge_lower[i] else "",
+    ]
+    return "; ".join(p for p in parts if p)

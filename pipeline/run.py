@@ -281,7 +281,8 @@ def _edits_with_history(lines, history, ncci, flags: FlagCollector) -> pd.DataFr
 
 def _summary(lines, flags, claims, ref, config, run_id, started, batch, timings) -> dict[str, Any]:
     status_counts = lines["line_status"].value_counts().to_dict()
-    releases_used = lines.loc[lines["release"] != "", "release"].value_counts().to_dict()
+    used = lines["release"].value_counts()  # a categorical also counts unused releases
+    releases_used = used[(used > 0) & (used.index != "")].to_dict()
     described = {r["release"]: r for r in ref.describe()}
 
     def total(col: str) -> int:

@@ -33,7 +33,10 @@ FLAG_FIELDS = ("nf_na", "f_na")
 def is_in(values, options) -> np.ndarray:
     """Per line: whether the value is one of `options`; cheap for categorical columns."""
     if isinstance(values, pd.Categorical):
-        return np.asarray(values.isin(list(options)), dtype=bool)
+        wanted = np.append(
+            np.isin(np.asarray(values.categories, dtype=object), list(options)), False
+        )
+        return wanted[values.codes]  # code -1 (missing) picks the trailing False
     return np.isin(values, list(options))
 
 

@@ -17,8 +17,11 @@ from pipeline.scrub.text import Dollars, Percent
 
 
 def rank_units(group: np.ndarray, amount: np.ndarray, units: np.ndarray, tiebreak: np.ndarray):
-    """How many units rank ahead of each line's first unit in its group."""
-    order = np.lexsort((tiebreak, -amount, group))
+    """How many units rank ahead of each line's first unit in its group.
+
+    Within a group, the highest amount first; equal amounts in `tiebreak` order.
+    """
+    order = _rank_order(group, amount, tiebreak)
     g, u = group[order], units[order]
     csum = np.cumsum(u)
     start = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, bool)
@@ -26,6 +29,22 @@ def rank_units(group: np.ndarray, amount: np.ndarray, units: np.ndarray, tiebrea
     before = np.empty_like(csum)
     before[order] = csum - u - start_csum
     return before
+
+
+def _rank_order(group: np.ndarray, amount: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
+    """Positions sorted by group, then amount descending, then tiebreak."""
+    n = len(group)
+    if not n:
+        return np.zeros(0, dtype="int64")
+    top, low = int(amount.max()), int(amount.min())
+    group_bits = max(int(group.max()), 1).bit_length()
+    increasing = n < 2 or bool((np.diff(tiebreak) > 0).all())
+    if increasing and low >= 0 and group.min() >= 0 and top.bit_length() + group_bits <= 62:
+        # One integer key sorted stably: input order already breaks ties.
+        return np.argsort(
+            (group.astype("int64") << top.bit_length()) + (top - amount), kind="stable"
+        )
+    return np.lexsort((tiebreak, -amount, group))
 
 
 def reduced_units(before: np.ndarray, units: np.ndarray, full: int = 1) -> np.ndarray:

@@ -444,7 +444,9 @@ def _input_flags(ctx: PricingContext, out: pd.DataFrame, charge: np.ndarray) -> 
 def _release(ctx: PricingContext, out: pd.DataFrame, ref: ReferenceData, rejected, charge):
     """Release index per line (0 where none), the dated mask, release names and misses."""
     dos = out["dos"].to_numpy("datetime64[D]")
-    rel = ref.release_index(dos)
+    dos_ids, dos_u = pd.factorize(dos)  # a batch spans few dates: find releases per date
+    rel = ref.release_index(np.append(np.asarray(dos_u, "datetime64[D]"), np.datetime64("NaT")))
+    rel = rel[np.where(dos_ids < 0, len(dos_u), dos_ids)]
     # A real date outside every loaded release is reported as such even when the row has
     # another problem: nothing about the line can be checked without a release.
     outside = ~np.isnat(dos) & (rel == OUTSIDE_LOADED_YEARS)
@@ -467,8 +469,11 @@ def _release(ctx: PricingContext, out: pd.DataFrame, ref: ReferenceData, rejecte
     )
     dated = ~rejected & (rel >= 0)
     rel = np.where(dated, rel, 0)
-    names = np.array([r.name for r in ref.releases], dtype=object)
-    return rel, dated, np.where(dated, names[rel], ""), outside, before_first
+    names = pd.Index([r.name for r in ref.releases] + [""], dtype=object)
+    release = pd.Categorical.from_codes(
+        np.where(dated, rel, len(names) - 1), dtype=pd.CategoricalDtype(names)
+    )
+    return rel, dated, release, outside, before_first
 
 
 def _locality(

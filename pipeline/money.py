@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def parse_scaled(values: pd.Series, digits: int, *, source: str, column: str) -> np.ndarray:
@@ -46,21 +48,39 @@ def div_round_half_up(numer: np.ndarray, denom: int | np.ndarray) -> np.ndarray:
     return sign * ((2 * mag + denom) // (2 * np.asarray(denom, dtype="int64")))
 
 
+MONEY_PATTERN = r"^(?P<sign>-?)(?P<int>[0-9]*)(?:\.(?P<frac>[0-9]{0,2}))?$"
+
+
 def parse_money(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse dollar text into nullable integer cents; also return a mask of unparseable values.
 
     "12.5" -> 1250, "$1,234.56" -> 123456, "" -> <NA>. More than two decimals is unparseable,
     because a charge of fractions of a cent is a data error, not something to round away.
+    Only ASCII digits are read. Arrow string kernels do the work (no Python per value).
     """
-    text = values.astype("string").str.strip().str.replace(r"[$,]", "", regex=True)
-    parts = text.str.extract(r"^(?P<sign>-?)(?P<int>\d*)(?:\.(?P<frac>\d{0,2}))?$")
-    present = text.notna() & (text != "")
-    ok = parts["int"].notna() & ~((parts["int"] == "") & (parts["frac"].fillna("") == ""))
-    ok = ok & (parts["int"].str.len() <= 15).fillna(False)  # beyond that is not a charge
-    bad = present & ~ok
-    good = present & ok
-    whole = parts["int"].where(good).replace("", "0").fillna("0").astype("int64")
-    frac = parts["frac"].where(good).fillna("").str.ljust(2, "0").replace("", "00")
-    cents = whole * 100 + frac.astype("int64")
-    cents = cents.where(parts["sign"] != "-", -cents)
-    return cents.astype("Int64").where(good, pd.NA), bad
+    text = pa.array(values.astype("string").to_numpy(object, na_value=None), type=pa.string())
+    text = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), r"[$,]", "")
+    present = pc.fill_null(pc.not_equal(text, ""), False)
+    matched = pc.fill_null(pc.match_substring_regex(text, MONEY_PATTERN), False)
+    parts = pc.extract_regex(pc.if_else(matched, text, "0"), MONEY_PATTERN)
+    whole, frac = pc.struct_field(parts, "int"), pc.struct_field(parts, "frac")
+    ok = pc.and_(
+        matched,
+        pc.and_(
+            pc.or_(pc.not_equal(whole, ""), pc.not_equal(frac, "")),
+            pc.less_equal(pc.utf8_length(whole), 15),  # beyond that is not a charge
+        ),
+    )
+    good = pc.and_(present, ok)
+    whole = pc.if_else(pc.and_(good, pc.not_equal(whole, "")), whole, "0")
+    frac = pc.if_else(good, pc.utf8_rpad(frac, 2, "0"), "00")
+    cents = pc.add(pc.multiply(pc.cast(whole, pa.int64()), 100), pc.cast(frac, pa.int64()))
+    negative = pc.and_(good, pc.equal(pc.struct_field(parts, "sign"), "-"))
+    cents = pc.if_else(negative, pc.negate(cents), cents)
+    index = values.index
+    good_np = good.to_numpy(zero_copy_only=False)
+    out = pd.Series(
+        pd.arrays.IntegerArray(cents.to_numpy(zero_copy_only=False), ~good_np), index=index
+    )
+    bad = pd.Series(pc.and_(present, pc.invert(ok)).to_numpy(zero_copy_only=False), index=index)
+    return out, bad

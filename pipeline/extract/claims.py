@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.columns import RESERVED
 from pipeline.extract.batch_files import MALFORMED_COLUMN, ROW_COLUMN, read_batch_file
@@ -159,8 +161,7 @@ def _parse_units(text: pd.Series) -> np.ndarray:
 def _parse_amounts(text: pd.Series, *, allow_negative: bool) -> tuple[np.ndarray, np.ndarray]:
     """Cents (or a sentinel for blank) and a bad-value mask, for distinct amount strings."""
     cents, bad = parse_money(text)
-    digits = text.str.replace(r"[^0-9.]", "", regex=True).str.split(".").str[0].str.len()
-    bad = bad | (digits > MAX_DOLLARS_DIGITS).fillna(False)
+    bad = bad | (_whole_digits(text) > MAX_DOLLARS_DIGITS)
     if not allow_negative:
         bad = bad | (cents.fillna(0) < 0)
     cents = cents.where(~bad)
@@ -168,6 +169,14 @@ def _parse_amounts(text: pd.Series, *, allow_negative: bool) -> tuple[np.ndarray
 
 
 BLANK = -(2**62)
+
+
+def _whole_digits(text: pd.Series) -> np.ndarray:
+    """Digits before the decimal point of each amount, other characters ignored."""
+    arr = pa.array(text.to_numpy(object, na_value=""), type=pa.string())
+    kept = pc.replace_substring_regex(arr, r"[^0-9.]", "")
+    lead = pc.struct_field(pc.extract_regex(kept, r"^(?P<d>[0-9]*)"), "d")
+    return pc.utf8_length(lead).to_numpy(zero_copy_only=False)
 
 
 def _zip5(text: pd.Series) -> pd.Series:

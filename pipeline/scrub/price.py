@@ -17,6 +17,7 @@ import pandas as pd
 
 from pipeline.columns import INDICATORS
 from pipeline.extract.releases import BEFORE_FIRST_RELEASE, OUTSIDE_LOADED_YEARS, ReferenceData
+from pipeline.factorize import factorized
 from pipeline.scrub.bilateral import apply_bilateral
 from pipeline.scrub.context import PricingContext, apply_bp, capped_fee, setting_fee
 from pipeline.scrub.flags import FlagCollector
@@ -118,7 +119,7 @@ def price_lines(
     rejected = _input_flags(ctx, out, charge)
     rel, dated, release, outside, before_first = _release(ctx, out, ref, rejected, charge)
     loc_key, loc_source, (gw, gpe, gmp) = _locality(ctx, out, ref, rel, dated, default_locality)
-    pos = out["pos"].to_numpy(object)
+    pos = out["pos"]
     facility = _facility(ctx, pos, dated)
 
     # 4. RVU row: 26/TC (and 53 where CMS lists it) choose the modifier-specific row.
@@ -532,11 +533,10 @@ def _locality(
     return loc_key, loc_source, (gw, gpe, gmp)
 
 
-def _facility(ctx: PricingContext, pos: np.ndarray, dated: np.ndarray) -> np.ndarray:
+def _facility(ctx: PricingContext, pos: pd.Series, dated: np.ndarray) -> np.ndarray:
     """Facility setting by place of service; an unknown POS is priced non-facility."""
     rules = payment_rules()["place_of_service"]
-    ids, uniques = pd.factorize(pos)
-    uniques = np.asarray(uniques, object)
+    ids, uniques = factorized(pos)
     facility = np.isin(uniques, rules["facility"])[ids]
     known = np.isin(uniques, rules["facility"] + rules["non_facility"])[ids]
     ctx.flags.add(

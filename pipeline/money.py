@@ -43,9 +43,12 @@ def parse_scaled(values: pd.Series, digits: int, *, source: str, column: str) ->
 def div_round_half_up(numer: np.ndarray, denom: int | np.ndarray) -> np.ndarray:
     """Divide non-negative or negative integers, rounding halves away from zero."""
     numer = np.asarray(numer, dtype="int64")
+    denom = np.asarray(denom, dtype="int64")
+    if not numer.size or numer.min() >= 0:  # the usual case: no signs to handle
+        return (2 * numer + denom) // (2 * denom)
     sign = np.where(numer < 0, -1, 1)
     mag = np.abs(numer)
-    return sign * ((2 * mag + denom) // (2 * np.asarray(denom, dtype="int64")))
+    return sign * ((2 * mag + denom) // (2 * denom))
 
 
 MONEY_PATTERN = r"^(?P<sign>-?)(?P<int>[0-9]*)(?:\.(?P<frac>[0-9]{0,2}))?$"

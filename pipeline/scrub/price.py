@@ -429,16 +429,19 @@ def _input_flags(ctx: PricingContext, out: pd.DataFrame, charge: np.ndarray) -> 
     """Flag rows the reader could not use; return the rejected mask."""
     problem = out["input_problem"].to_numpy(object)
     rejected = problem != ""
-    detail = out["input_detail"].to_numpy(object)
-    for code in INPUT_RULES:
-        ctx.flags.add(code, problem == code, ctx.idx, ("Not priced: ", detail, "."), charge)
+    if rejected.any():
+        detail = out["input_detail"].to_numpy(object)
+        for code in INPUT_RULES:
+            ctx.flags.add(code, problem == code, ctx.idx, ("Not priced: ", detail, "."), charge)
     mod_problem = out["modifier_problem"].to_numpy(object)
-    ctx.flags.add(
-        "MODIFIER_MALFORMED",
-        ~rejected & (mod_problem != ""),
-        ctx.idx,
-        ("Modifier ", mod_problem, " is not two letters or digits; it was ignored."),
-    )
+    malformed = ~rejected & (mod_problem != "")
+    if malformed.any():
+        ctx.flags.add(
+            "MODIFIER_MALFORMED",
+            malformed,
+            ctx.idx,
+            ("Modifier ", mod_problem, " is not two letters or digits; it was ignored."),
+        )
     return rejected
 
 

@@ -36,8 +36,14 @@ logger = logging.getLogger("bench_pricing")
 POS = ["11"] * 6 + ["22", "21", "23", "19", "02", "10", "31", "81"]
 
 
-def synthetic_batch(n: int, seed: int = 7) -> pd.DataFrame:
-    """A batch of `n` claim lines shaped like a physician group's nightly file."""
+def synthetic_batch(n: int, seed: int = 7, *, worst_case: bool = False) -> pd.DataFrame:
+    """A batch of `n` claim lines shaped like a physician group's nightly file.
+
+    Charges follow the practice's fee schedule (130-300% of the national Medicare amount,
+    3% of lines below it) and one line in ten carries a paid amount, as on a resubmission.
+    With `worst_case`, charges are random and every line has a paid amount unrelated to
+    the fee, so nearly every line is flagged (the most reason text to build).
+    """
     rng = np.random.default_rng(seed)
     ref = bundled_reference_data()
     rvu = ref.releases[-1].rvu
@@ -63,7 +69,18 @@ def synthetic_batch(n: int, seed: int = 7) -> pd.DataFrame:
     zips = ref.zip5["zip5"].to_numpy()
     zip_of_provider = rng.choice(zips, size=int(provider.max()) + 1)
     dos = (np.datetime64("2025-01-01") + day.astype("timedelta64[D]")).astype(str)
-    charge = rng.integers(2_000, 150_000, size=n)
+    if worst_case:
+        charge = rng.integers(2_000, 150_000, size=n)
+        has_paid = np.ones(n, dtype=bool)
+    else:
+        fee = globals_.set_index("hcpcs")["nf_total"].to_numpy("int64")
+        fee = (fee * globals_["cf"].to_numpy("int64") // 10_000)[
+            pd.Index(globals_["hcpcs"]).get_indexer(codes)
+        ]
+        markup = np.where(rng.random(n) < 0.03, rng.uniform(0.6, 0.95, n), rng.uniform(1.3, 3, n))
+        charge = np.where(fee > 0, fee * markup, rng.integers(5_000, 50_000, size=n))
+        charge = np.maximum(charge.astype("int64"), 100)
+        has_paid = rng.random(n) < 0.1
     return pd.DataFrame(
         {
             "claim_id": pd.Series(claim_of_line).astype(str),
@@ -80,7 +97,7 @@ def synthetic_batch(n: int, seed: int = 7) -> pd.DataFrame:
             "charge_amount": pd.Series(charge // 100).astype(str)
             + "."
             + pd.Series(charge % 100).astype(str).str.zfill(2),
-            "paid_amount": pd.Series(charge // 250).astype(str) + ".00",
+            "paid_amount": (pd.Series(charge // 250).astype(str) + ".00").where(has_paid, ""),
             "service_zip": zip_of_provider[provider],
         }
     ).astype("string")
@@ -104,6 +121,11 @@ def main() -> None:
     logger.setLevel(logging.INFO)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument(
+        "--worst-case",
+        action="store_true",
+        help="random charges and a paid amount on every line: nearly every line is flagged",
+    )
     args = parser.parse_args()
     config = PipelineConfig.from_env({"CLAIMS_PIPELINE_PATIENT_KEY": "benchmark"})
 
@@ -111,11 +133,12 @@ def main() -> None:
     ref = bundled_reference_data()
     logger.info("reference data loaded in %.2f s", time.perf_counter() - t)
     t = time.perf_counter()
-    raw = synthetic_batch(args.lines)
+    raw = synthetic_batch(args.lines, worst_case=args.worst_case)
     n = len(raw)
     logger.info(
-        "generated %d lines in %.2f s (peak RSS so far %.0f MB)",
+        "generated %d lines%s in %.2f s (peak RSS so far %.0f MB)",
         n,
+        " (worst case)" if args.worst_case else "",
         time.perf_counter() - t,
         peak_rss_mb(),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -89,16 +90,58 @@ def to_output(lines: pd.DataFrame, *, run_id: str, run_started_at: str) -> pd.Da
 
 def _normalized(lines: pd.DataFrame) -> dict[str, object]:
     """The values the pipeline read from the input, typed, for reports and SQL."""
-    mods = lines[list(MODIFIERS)].fillna("").astype(str)
-    joined = mods[MODIFIERS[0]].str.cat([mods[c] for c in MODIFIERS[1:]], sep=";")
     return {
         "provider_npi": lines["provider"],
         "date_of_service": lines["dos"],
         "procedure_code": lines["hcpcs"],
-        "modifiers": joined.str.replace(r";+", ";", regex=True).str.strip(";"),
+        "modifiers": pd.Series(_joined_modifiers(lines), index=lines.index, copy=False),
         "billed_cents": lines["charge_cents"],
         "paid_cents": lines["paid_cents"],
     }
+
+
+def _joined_modifiers(lines: pd.DataFrame):
+    """The modifiers of each line joined with ';', blanks left out.
+
+    Lines share few modifier combinations: each combination is joined once, then spread.
+    """
+    ids, texts = [], []
+    for col in MODIFIERS:
+        col_ids, values = _filled_ids(lines[col])
+        ids.append(col_ids)
+        texts.append(["", *(str(v) for v in values)])
+    key = np.zeros(len(lines), dtype="int64")
+    for col_ids, values in zip(ids, texts, strict=True):
+        if len(key) and (int(key.max()) + 1) * len(values) >= 2**62:
+            key = pd.factorize(key)[0]  # renumber the combinations so far before they overflow
+        key = key * len(values) + col_ids
+    at, combos = pd.factorize(key)
+    first = np.empty(len(combos), dtype="int64")
+    first[at[::-1]] = np.arange(len(key) - 1, -1, -1)  # the first line of each combination
+    joined = [
+        re.sub(";+", ";", ";".join(t[i[f]] for i, t in zip(ids, texts, strict=True))).strip(";")
+        for f in first.tolist()
+    ]
+    dtype = _text_dtype()
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return dtype.__from_arrow__(pa.array(joined, type=pa.string()).take(pa.array(at)))
+    return np.array(joined, dtype=object)[at]
+
+
+def _filled_ids(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Ids from 1 into the distinct values of a text column; 0 where it is missing or blank.
+
+    An object column is hashed only where it is filled (most modifiers are blank).
+    """
+    if series.dtype != object:
+        ids, values = factorized(series)
+        return ids + 1, values
+    text = series.to_numpy()
+    filled = ~pd.isna(text) & (text != "")
+    ids = np.zeros(len(text), dtype="int64")
+    filled_ids, values = pd.factorize(text[filled])
+    ids[filled] = filled_ids + 1
+    return ids, np.asarray(values, dtype=object)
 
 
 def to_arrow(frame: pd.DataFrame) -> pa.Table:

@@ -122,8 +122,8 @@ def _joined_modifiers(lines: pd.DataFrame):
         re.sub(";+", ";", ";".join(t[i[f]] for i, t in zip(ids, texts, strict=True))).strip(";")
         for f in first.tolist()
     ]
-    dtype = _text_dtype()
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+    dtype = _arrow_text()
+    if dtype is not None:
         return dtype.__from_arrow__(pa.array(joined, type=pa.string()).take(pa.array(at)))
     return np.array(joined, dtype=object)[at]
 
@@ -239,20 +239,18 @@ def claim_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
 
 
 @lru_cache(maxsize=1)
-def _text_dtype() -> object:
-    """The dtype pandas gives a column of Python strings ("str" from pandas 3, else object)."""
-    return pd.Series(np.array(["a"], dtype=object)).dtype
+def _arrow_text() -> pd.StringDtype | None:
+    """The dtype pandas gives a column of Python strings when that is Arrow text (pandas 3's
+    "str"); None when it is object."""
+    dtype = pd.Series(np.array(["a"], dtype=object)).dtype
+    return dtype if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" else None
 
 
 def _as_text(values: np.ndarray, arrow: pa.Array | None = None):
     """An object column of text typed as the frame constructor would type it, without the
     constructor's check of every string (`arrow`: the same values already in Arrow)."""
-    dtype = _text_dtype()
-    if (
-        isinstance(dtype, pd.StringDtype)
-        and dtype.storage == "pyarrow"
-        and pd.api.types.infer_dtype(values, skipna=False) == "string"
-    ):
+    dtype = _arrow_text()
+    if dtype is not None and pd.api.types.infer_dtype(values, skipna=False) == "string":
         return dtype.__from_arrow__(pa.array(values, type=pa.string()) if arrow is None else arrow)
     return values
 
@@ -260,12 +258,35 @@ def _as_text(values: np.ndarray, arrow: pa.Array | None = None):
 def _text_at(series: pd.Series, at: np.ndarray):
     """The values of a text column at positions `at`, as a new frame column."""
     values = series.array
-    dtype = _text_dtype()
-    if isinstance(values, pd.arrays.ArrowStringArray) and values.dtype == dtype:
+    dtype = _arrow_text()
+    if isinstance(values, pd.arrays.ArrowStringArray) and dtype is not None and len(at):
         taken = values._pa_array.take(pa.array(at))
-        if taken.null_count == 0:
+        if taken.null_count == 0:  # plain strings: typed as the constructor would type them
             return dtype.__from_arrow__(taken)
     return _as_text(np.asarray(values.take(at), dtype=object))
+
+
+def text_at(series: pd.Series, at: np.ndarray):
+    """The values of `series` at positions `at`, typed as `series.to_numpy()[at]` would be in
+    a new frame, without going through Python strings when the column is Arrow text."""
+    if isinstance(series.array, pd.arrays.ArrowStringArray):
+        return _text_at(series, at)
+    return series.to_numpy()[at]
+
+
+def as_text_column(text: pa.Array | pa.ChunkedArray):
+    """Arrow text without nulls as the column pandas makes of the same Python strings, or
+    None when that column would not be Arrow text (pandas before 3)."""
+    dtype = _arrow_text()
+    return None if dtype is None else dtype.__from_arrow__(text)
+
+
+def constant_text(value: str, n: int):
+    """A text column of `n` copies of `value`, typed as a frame column set to `value` is."""
+    dtype = _arrow_text()
+    if dtype is not None:
+        return dtype.__from_arrow__(pa.repeat(pa.scalar(value, pa.large_string()), n))
+    return np.full(n, value, dtype=object)
 
 
 def _severity_names(rank: np.ndarray):

@@ -56,15 +56,18 @@ def attach_flags(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     offsets = np.zeros(n + 1, dtype="int32")
     np.cumsum(np.bincount(at, minlength=n)[:n], out=offsets[1:])
     codes = pa.array(flags["rule_code"], from_pandas=True).cast(pa.string())
-    risk = np.zeros(n, dtype="int64")
-    np.maximum.at(risk, at, flags["dollars_at_risk_cents"].to_numpy("int64"))
     rank = severity_rank(flags["severity"])
-    sev = np.zeros(n, dtype="int64")
-    np.maximum.at(sev, at, rank)
+    risk, sev = np.zeros(n, dtype="int64"), np.zeros(n, dtype="int64")
+    flagged = np.diff(offsets) > 0
+    if flagged.any():  # each line's flags are neighbours: reduce each run
+        starts = offsets[:-1][flagged]
+        dollars = flags["dollars_at_risk_cents"].to_numpy("int64")
+        risk[flagged] = np.maximum(np.maximum.reduceat(dollars, starts), 0)
+        sev[flagged] = np.maximum(np.maximum.reduceat(rank, starts), 0)
     added = {
         "flags": pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(offsets, codes)),
         "dollars_at_risk_cents": risk,
-        "worst_severity": np.array(["", "info", "warning", "error"], dtype=object)[sev],
+        "worst_severity": _severity_names(sev),
         "flag_count": np.diff(offsets),
     }
     for level in ("error", "warning"):
@@ -137,7 +140,8 @@ def _filled_ids(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         ids, values = factorized(series)
         return ids + 1, values
     text = series.to_numpy()
-    filled = ~pd.isna(text) & (text != "")
+    filled = np.flatnonzero(text != "")
+    filled = filled[~pd.isna(text[filled])]
     ids = np.zeros(len(text), dtype="int64")
     filled_ids, values = pd.factorize(text[filled])
     ids[filled] = filled_ids + 1

@@ -220,7 +220,7 @@ def claim_summary(lines: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "rank": np.arange(1, len(rank) + 1),
-            "claim_id": _as_text(ids[rank], id_text.take(rank)),
+            "claim_id": as_text(ids[rank], id_text.take(rank)),
             "payer": text("payer") if "payer" in lines else "",
             "provider_npi": text("provider"),
             "patient_id": text("patient_id"),
@@ -250,7 +250,7 @@ def _arrow_text() -> pd.StringDtype | None:
     return dtype if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" else None
 
 
-def _as_text(values: np.ndarray, arrow: pa.Array | None = None):
+def as_text(values: np.ndarray, arrow: pa.Array | None = None):
     """An object column of text typed as the frame constructor would type it, without the
     constructor's check of every string (`arrow`: the same values already in Arrow)."""
     dtype = _arrow_text()
@@ -267,7 +267,7 @@ def _text_at(series: pd.Series, at: np.ndarray):
         taken = values._pa_array.take(pa.array(at))
         if taken.null_count == 0:  # plain strings: typed as the constructor would type them
             return dtype.__from_arrow__(taken)
-    return _as_text(np.asarray(values.take(at), dtype=object))
+    return as_text(np.asarray(values.take(at), dtype=object))
 
 
 def text_at(series: pd.Series, at: np.ndarray):
@@ -295,7 +295,7 @@ def constant_text(value: str, n: int):
 
 def _severity_names(rank: np.ndarray):
     names = np.array(["", "info", "warning", "error"], dtype=object)
-    return _as_text(names[rank], pa.array(names.tolist()).take(pa.array(rank)))
+    return as_text(names[rank], pa.array(names.tolist()).take(pa.array(rank)))
 
 
 def _claim_key(claim_id: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -34,6 +34,8 @@ from pipeline.report.history import (
 from pipeline.report.line_report import (
     attach_flags,
     claim_summary,
+    constant_text,
+    text_at,
     to_arrow,
     to_csv_table,
     to_output,
@@ -194,26 +196,7 @@ def scrub_frame(
     summary["reference_files_validated"] = reference.summary()
     out_lines = to_output(flagged, run_id=run_id, run_started_at=started)
     claims = claims.assign(run_id=run_id, run_started_at=started)
-    at = flags["line_index"].to_numpy()
-    flag_table = flags.assign(
-        input_row=flagged["input_row"].to_numpy()[at],
-        claim_id=flagged["claim_id"].to_numpy()[at],
-        claim_line_number=flagged["claim_line_number"].to_numpy()[at],
-        run_id=run_id,
-    ).drop(columns=["line_index"])
-    flag_table = flag_table[
-        [
-            "input_row",
-            "claim_id",
-            "claim_line_number",
-            "rule_code",
-            "severity",
-            "reason",
-            "action",
-            "dollars_at_risk_cents",
-            "run_id",
-        ]
-    ]
+    flag_table = _flag_table(flags, flagged, run_id)
     logger.info(
         "batch %s: %d lines read, %d priced, %d flagged, $%.2f at risk",
         batch,
@@ -232,6 +215,22 @@ def scrub_frame(
         rejects=rejects,
         validation=document,
     )
+
+
+def _flag_table(flags: pd.DataFrame, lines: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """The flag report: each flag with its line's input row, claim and line number."""
+    at = flags["line_index"].to_numpy()
+    columns = {
+        "input_row": lines["input_row"].to_numpy()[at],
+        "claim_id": text_at(lines["claim_id"], at),
+        "claim_line_number": text_at(lines["claim_line_number"], at),
+        **{
+            col: flags[col].array
+            for col in ("rule_code", "severity", "reason", "action", "dollars_at_risk_cents")
+        },
+        "run_id": constant_text(run_id, len(flags)),
+    }
+    return pd.DataFrame(columns, index=flags.index, copy=False)
 
 
 def _conservation(summary: dict[str, Any], listed_rejects: int) -> dict[str, Any]:

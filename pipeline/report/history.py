@@ -13,9 +13,11 @@ import logging
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.columns import HISTORY, HISTORY_OPTIONAL
+from pipeline.report.line_report import as_text_column, constant_text
 from pipeline.report.storage import Destination, read_checked_parquet
 
 logger = logging.getLogger(__name__)
@@ -35,14 +37,33 @@ def history_rows(
 ) -> pd.DataFrame:
     """The columns of priced lines the history keeps (patient key hashed, no identifiers)."""
     optional = [c for c in HISTORY_OPTIONAL if c in lines.columns]
-    out = lines[list(HISTORY_COLUMNS) + optional].copy()
-    for col in ("claim_id", "claim_line_number", *optional):
-        text = out[col].astype(object)
-        out[col] = text.where(text.notna(), "").astype(str) if col == "payer" else text.astype(str)
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.CategoricalDtype):
-            out[col] = out[col].astype(object)  # plain text in the store, like older files
-    return out.assign(batch=batch, run_id=run_id, key_id=key_id, input=source)
+    out = {}
+    for col in (*HISTORY_COLUMNS, *optional):
+        values = lines[col]
+        if col in ("claim_id", "claim_line_number", *optional):
+            out[col] = _text(values, blank_missing=col == "payer")
+        elif isinstance(values.dtype, pd.CategoricalDtype):
+            out[col] = values.astype(object)  # plain text in the store, like older files
+        else:
+            out[col] = values
+    n = len(lines)
+    for col, value in (("batch", batch), ("run_id", run_id), ("key_id", key_id), ("input", source)):
+        out[col] = pd.Series(constant_text(value, n), index=lines.index, copy=False)
+    return pd.DataFrame(out, index=lines.index, copy=False)
+
+
+def _text(values: pd.Series, *, blank_missing: bool) -> pd.Series:
+    """A column as text (missing values "" with `blank_missing`)."""
+    if isinstance(values.array, pd.arrays.ArrowStringArray):  # no Python strings needed
+        arrow = values.array._pa_array
+        arrow = pc.fill_null(arrow, "") if blank_missing else arrow
+        text = as_text_column(arrow) if arrow.null_count == 0 else None
+        if text is not None:
+            return pd.Series(text, index=values.index, copy=False)
+    text = values.astype(object)
+    if blank_missing:
+        text = text.where(text.notna(), "")
+    return text.astype(str)
 
 
 def write_history(rows: pd.DataFrame, root: Destination, batch: str) -> list[str]:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.report.html import Column, cards, money, page, table
+from pipeline.report.line_report import as_text
 from pipeline.report.settings import fix_rules
 from pipeline.scrub.rules import edit_rules, rule_catalog
 
@@ -68,6 +69,16 @@ def _joined(items: pa.Array, at: np.ndarray, n: int, sep: str | None) -> pa.Arra
     return pc.binary_join(lists, sep) if sep is not None else lists
 
 
+def _rule_ids(rule_code: pd.Series, sel: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Ids of the rule codes at `sel` in order of first appearance, and the codes."""
+    if isinstance(rule_code.dtype, pd.CategoricalDtype):  # integers, not strings, hashed
+        ids, codes = pd.factorize(rule_code.array.codes[sel])
+        if not (codes < 0).any():
+            return ids, list(np.asarray(rule_code.cat.categories, dtype=object)[codes])
+    ids, names = pd.factorize(rule_code.to_numpy(object)[sel])
+    return ids, list(names)
+
+
 def build_work_queue(
     lines: pd.DataFrame, flags: pd.DataFrame, risk_notes: pd.Series | None = None
 ) -> pd.DataFrame:
@@ -85,8 +96,7 @@ def build_work_queue(
     # Within a line: the flag with the most dollars first (the line's primary flag).
     perm = np.lexsort((np.arange(len(idx)), -dollars, pos[idx]))
     sel, at, dollars = idx[perm], pos[idx][perm].astype("int64"), dollars[perm]
-    rule_id, rule_names = pd.factorize(flags["rule_code"].to_numpy(object)[sel])
-    rule_names = list(rule_names)
+    rule_id, rule_names = _rule_ids(flags["rule_code"], sel)
 
     counts = np.bincount(at, minlength=n)[:n]
     recovers = np.array([r in rules.recovers_all for r in rule_names] + [False])[rule_id]
@@ -94,10 +104,8 @@ def build_work_queue(
     np.maximum.at(recovered, at, np.where(recovers, dollars, 0))
     first = np.zeros(n + 1, dtype="int64")
     np.cumsum(counts, out=first[1:])
-    primary = np.full(n, "", dtype=object)
-    primary[counts > 0] = np.asarray(rule_names + [""], dtype=object)[
-        rule_id[first[:-1][counts > 0]]
-    ]
+    primary = np.full(n, len(rule_names), dtype="int64")  # the last name: "" (no flag)
+    primary[counts > 0] = rule_id[first[:-1][counts > 0]]
 
     notes = _arrow_text(
         pd.Series("", index=lines.index, dtype="string")
@@ -158,7 +166,10 @@ def build_work_queue(
             **{c: take(c) for c in ("date_of_service", "procedure_code", "modifiers")},
             **{c: take(c) for c in ("line_status", "worst_severity")},
             "flags": pd.arrays.ArrowExtensionArray(_joined(rule_text, row, m, None)),
-            "primary_flag": primary[rows],
+            "primary_flag": as_text(
+                np.asarray(rule_names + [""], dtype=object)[primary[rows]],
+                pa.array(rule_names + [""], type=pa.string()).take(pa.array(primary[rows])),
+            ),
             "reason": pd.arrays.ArrowExtensionArray(
                 _joined(_take(_arrow_text(flags["reason"]), sel), row, m, " | ")
             ),

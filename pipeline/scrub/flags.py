@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -17,17 +18,45 @@ from pipeline.scrub.text import Part, render
 def _dictionaries() -> tuple[list[str], list[str], list[str]]:
     """Rule codes, their actions and the severities, in catalog order.
 
-    Repeated text columns are dictionary-encoded against these fixed lists, so every batch of
-    hits shares one dictionary and reordering them moves integers, not strings.
+    The repeated text columns of the table are categoricals over these fixed lists, so every
+    batch of hits shares them and reordering hits moves integers, not strings.
     """
     catalog = rule_catalog()
     actions = list(dict.fromkeys(r.action for r in catalog.values()))
     return list(catalog), actions, ["info", "warning", "error"]
 
 
-def _repeat(position: int, n: int, dictionary: list[str]) -> pa.DictionaryArray:
-    indices = pa.array(np.full(n, position, dtype="int32"))
-    return pa.DictionaryArray.from_arrays(indices, pa.array(dictionary, type=pa.string()))
+@lru_cache(maxsize=1)
+def _rule_positions() -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """Position of each rule code, and the severity and action position of each rule."""
+    catalog = rule_catalog()
+    codes, actions, severities = _dictionaries()
+    severity = np.array([severities.index(catalog[c].severity) for c in codes], dtype="int8")
+    action = np.array([actions.index(catalog[c].action) for c in codes], dtype="int16")
+    return {c: i for i, c in enumerate(codes)}, severity, action
+
+
+@dataclass(frozen=True)
+class _Hits:
+    """The hits of one `add` call, in line order."""
+
+    rule: int  # position in the catalog
+    line_index: np.ndarray  # int64
+    reason: pa.Array  # string
+    risk: np.ndarray  # int64, not negative
+
+
+def _risk(at_risk_cents, sel: np.ndarray, n: int) -> np.ndarray:
+    """Dollars at risk of the selected rows: missing counts as 0, negative as 0."""
+    if np.isscalar(at_risk_cents):
+        risk = np.full(len(sel), at_risk_cents, dtype="int64")
+    elif isinstance(at_risk_cents, np.ndarray) and at_risk_cents.dtype.kind in "iub":
+        risk = np.broadcast_to(at_risk_cents, (n,))[sel].astype("int64", copy=False)
+    else:
+        values = pd.Series(at_risk_cents)
+        at = sel if len(values) != 1 else np.zeros(len(sel), dtype="int64")  # one broadcasts
+        risk = np.asarray(values.iloc[at].fillna(0), dtype="int64")
+    return np.maximum(risk, 0)
 
 
 class FlagCollector:
@@ -38,7 +67,7 @@ class FlagCollector:
     """
 
     def __init__(self, scope: np.ndarray | None = None) -> None:
-        self._parts: list[pa.Table] = []
+        self._parts: list[_Hits] = []
         self._scope = scope  # lines that may be flagged (None: all)
 
     def absorb(self, other: FlagCollector) -> None:
@@ -54,31 +83,19 @@ class FlagCollector:
         at_risk_cents: np.ndarray | pd.Series | int = 0,
     ) -> None:
         """Record `rule_code` on every line where `mask` is true."""
-        rule = rule_catalog()[rule_code]  # KeyError here means a rule missing from the catalog
+        position = _rule_positions()[0][rule_code]  # KeyError: a rule missing from the catalog
         mask = np.asarray(mask, dtype=bool)
         if self._scope is not None:
             mask = mask & self._scope
         sel = np.flatnonzero(mask)
         if not len(sel):
             return
-        risk = np.asarray(
-            pd.Series(at_risk_cents).fillna(0) if not np.isscalar(at_risk_cents) else at_risk_cents,
-            dtype="int64",
-        )
-        risk = np.broadcast_to(risk, (len(line_index),))[sel]
-        n = len(sel)
-        codes, actions, severities = _dictionaries()
-        position = codes.index(rule_code)
         self._parts.append(
-            pa.table(
-                {
-                    "line_index": pa.array(np.asarray(line_index)[sel], type=pa.int64()),
-                    "rule_code": _repeat(position, n, codes),
-                    "severity": _repeat(severities.index(rule.severity), n, severities),
-                    "reason": render(reason, sel),
-                    "action": _repeat(actions.index(rule.action), n, actions),
-                    "dollars_at_risk_cents": pa.array(np.maximum(risk, 0), type=pa.int64()),
-                }
+            _Hits(
+                rule=position,
+                line_index=np.asarray(line_index)[sel].astype("int64", copy=False),
+                reason=render(reason, sel),
+                risk=_risk(at_risk_cents, sel, len(line_index)),
             )
         )
 
@@ -87,8 +104,8 @@ class FlagCollector:
 
         rule_code, severity and action are categoricals over the fixed catalog lists.
         """
+        codes, actions, severities = _dictionaries()
         if not self._parts:
-            codes, actions, severities = _dictionaries()
             return pd.DataFrame(
                 {
                     "line_index": pd.Series(dtype="int64"),
@@ -99,7 +116,25 @@ class FlagCollector:
                     "dollars_at_risk_cents": pd.Series(dtype="int64"),
                 }
             )
-        table = pa.concat_tables(self._parts).combine_chunks()
-        order = np.argsort(table["line_index"].to_numpy(), kind="stable")
-        table = table.take(order)
-        return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+        parts = self._parts
+        line = np.concatenate([p.line_index for p in parts])
+        # Each part is in line order already: a stable sort only merges the runs.
+        order = np.argsort(line, kind="stable")
+        rule = np.repeat(
+            np.array([p.rule for p in parts], dtype="int16"),
+            [len(p.line_index) for p in parts],
+        )[order]
+        _, severity, action = _rule_positions()
+        # One pass over the reason text, straight into line order (no combined copy first).
+        reason = pa.chunked_array([p.reason for p in parts], type=pa.string()).take(order)
+        return pd.DataFrame(
+            {
+                "line_index": line[order],
+                "rule_code": pd.Categorical.from_codes(rule, categories=codes),
+                "severity": pd.Categorical.from_codes(severity[rule], categories=severities),
+                "reason": pd.StringDtype("pyarrow").__from_arrow__(reason),
+                "action": pd.Categorical.from_codes(action[rule], categories=actions),
+                "dollars_at_risk_cents": np.concatenate([p.risk for p in parts])[order],
+            },
+            copy=False,
+        )

@@ -27,30 +27,44 @@ class Percent:
 
 Part = str | np.ndarray | pd.Series | Dollars | Percent
 
+# The two-digit cents of an amount, looked up instead of formatted per row.
+_CENTS = pa.array([f"{i:02d}" for i in range(100)], type=pa.string())
+
 
 def _take(values, sel: np.ndarray) -> pa.Array:
     if isinstance(values, pd.Series):
         values = values.array
+    if isinstance(values, pd.Categorical):  # each category converted once, not each row
+        codes = values.codes[sel]
+        categories = pa.array(np.asarray(values.categories), from_pandas=True)
+        return categories.take(pa.array(codes, mask=codes < 0)).cast(pa.string())
     if hasattr(values, "_pa_array"):  # Arrow-backed pandas string column
         arr = values._pa_array
-        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
         return arr.take(pa.array(sel)).cast(pa.string())  # pandas may hold large_string
     return pa.array(np.asarray(values)[sel]).cast(pa.string())
 
 
-def _dollars(cents, sel: np.ndarray) -> pa.Array:
-    c = np.asarray(pd.Series(cents).fillna(0), dtype="int64")[sel]
-    sign = pa.array(np.where(c < 0, "-$", "$"))
+def _dollars(cents, sel: np.ndarray) -> list[pa.Array | str]:
+    """'$1234.56' pieces (sign, dollars, '.', cents) for the joining kernel."""
+    values = cents.array if isinstance(cents, pd.Series) else cents
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        c = values[sel].astype("int64", copy=False)
+    else:
+        c = np.asarray(pd.Series(values[sel]).fillna(0), dtype="int64")
     mag = np.abs(c)
+    negative = c < 0
+    sign = pa.array(np.where(negative, "-$", "$")) if negative.any() else "$"
     whole = pa.array(mag // 100).cast(pa.string())
-    frac = pc.utf8_lpad(pa.array(mag % 100).cast(pa.string()), 2, "0")
-    return pc.binary_join_element_wise(sign, whole, ".", frac, "")
+    return [sign, whole, ".", _CENTS.take(pa.array(mag % 100))]
 
 
 def _percent(bp, sel: np.ndarray) -> pa.Array:
     b = np.asarray(bp, dtype="int64")[sel]
-    text = pd.Series(b / 100).map("{:g}%".format)
-    return pa.array(text.to_numpy(), type=pa.string())
+    distinct, at = np.unique(b, return_inverse=True)  # few distinct percentages
+    text = pa.array([f"{v / 100:g}%" for v in distinct.tolist()], type=pa.string())
+    return text.take(pa.array(at.reshape(-1)))
 
 
 def render(parts: str | Sequence[Part], sel: np.ndarray) -> pa.Array:
@@ -59,16 +73,24 @@ def render(parts: str | Sequence[Part], sel: np.ndarray) -> pa.Array:
         return pa.repeat(pa.scalar(parts, pa.string()), len(sel))
     if not isinstance(parts, tuple | list):
         raise TypeError("reason must be a string or a tuple of parts, not a column")
-    arrays: list[pa.Array | str] = []
+    pieces: list[pa.Array | str] = []
     for part in parts:
         if isinstance(part, str):
-            arrays.append(part)
+            pieces.append(part)
         elif isinstance(part, Dollars):
-            arrays.append(_dollars(part.cents, sel))
+            pieces.extend(_dollars(part.cents, sel))
         elif isinstance(part, Percent):
-            arrays.append(_percent(part.bp, sel))
+            pieces.append(_percent(part.bp, sel))
         else:
-            arrays.append(_take(part, sel))
-    if not any(isinstance(a, pa.Array) for a in arrays):
-        return pa.repeat(pa.scalar("".join(arrays), pa.string()), len(sel))
-    return pc.binary_join_element_wise(*arrays, "")
+            pieces.append(_take(part, sel))
+    merged: list[pa.Array | str] = []  # neighbouring literal text joined once, here
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    if len(merged) == 1 and isinstance(merged[0], str):
+        return pa.repeat(pa.scalar(merged[0], pa.string()), len(sel))
+    if len(merged) == 1:
+        return merged[0]
+    return pc.binary_join_element_wise(*merged, "")

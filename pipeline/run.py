@@ -35,9 +35,9 @@ from pipeline.report.line_report import (
     attach_flags,
     claim_summary,
     constant_text,
+    csv_view,
     text_at,
     to_arrow,
-    to_csv_table,
     to_output,
 )
 from pipeline.report.manifest import RecordingDestination, write_manifest
@@ -333,15 +333,17 @@ def write_batch(
     """
     t = time.perf_counter()
     dest = RecordingDestination(dest.root)  # every object goes into manifest.json
-    outputs = {
-        "lines.parquet": dest.write_parquet("lines.parquet", to_arrow(result.lines)),
-        "lines.csv": dest.write_csv("lines.csv", to_csv_table(result.lines)),
-        "claims.parquet": dest.write_parquet("claims.parquet", to_arrow(result.claims)),
-        "claims.csv": dest.write_csv("claims.csv", to_csv_table(result.claims)),
-        "flags.parquet": dest.write_parquet("flags.parquet", to_arrow(result.flags)),
-        "flags.csv": dest.write_csv("flags.csv", to_csv_table(result.flags)),
-        **write_validation(dest, result.validation, result.rejects),
-    }
+    outputs: dict[str, str] = {}
+    for stem, frame in (
+        ("lines", result.lines),
+        ("claims", result.claims),
+        ("flags", result.flags),
+    ):
+        table = to_arrow(frame)  # converted once for Parquet and CSV
+        outputs[f"{stem}.parquet"] = dest.write_parquet(f"{stem}.parquet", table)
+        outputs[f"{stem}.csv"] = dest.write_csv(f"{stem}.csv", csv_view(table))
+        del table
+    outputs.update(write_validation(dest, result.validation, result.rejects))
     if result.x12_findings is not None:
         findings = to_arrow(result.x12_findings)
         outputs["x12_findings.parquet"] = dest.write_parquet("x12_findings.parquet", findings)

@@ -85,8 +85,8 @@ class EditInput:
         return self.in_ranges(rules["ranges"], rules["codes"])
 
     @cached_property
-    def person(self) -> np.ndarray:
-        """Per line: id of (patient, provider), any day.
+    def person_of_group(self) -> np.ndarray:
+        """Per same-day group id: id of its (patient, provider).
 
         Each same-day group is one patient and provider, so the text columns are factorized
         at one line per group rather than at every line.
@@ -95,7 +95,12 @@ class EditInput:
         one = np.zeros(size, dtype="int64")
         one[self.group] = np.arange(len(self.group))
         patient, provider = self.lines["patient_key"].array, self.lines["provider"].array
-        return group_ids(patient[one], provider[one])[self.group]
+        return group_ids(patient[one], provider[one])
+
+    @cached_property
+    def person(self) -> np.ndarray:
+        """Per line: id of (patient, provider), any day."""
+        return self.person_of_group[self.group]
 
     def per_code(self, hit: np.ndarray) -> np.ndarray:
         """Spread a boolean per vocabulary code to the lines (a missing code: False)."""
@@ -475,10 +480,17 @@ def global_surgery_edits(data: EditInput, flags: FlagCollector) -> None:
     surgery = data.editable & (line_kind > 0) & ~is_em
     if not surgery.any():
         return
-    later = np.flatnonzero(is_em | surgery)
-    surgeries = np.flatnonzero(surgery)
-    a, b = pairs_on(data.person[surgeries], data.person[later])
-    s_i, o_i = surgeries[a], later[b]
+    em_lines, surgeries = np.flatnonzero(is_em), np.flatnonzero(surgery)
+    person = data.person
+    a, b = pairs_on(person[surgeries], person[em_lines])
+    s_em, o_em = surgeries[a], em_lines[b]
+    # A procedure is only flagged from the day after a surgery: the patient and provider
+    # then have two or more same-day groups.
+    several = np.bincount(data.person_of_group)[person[surgeries]] > 1
+    again = surgeries[several]
+    a, b = pairs_on(person[again], person[again])
+    # Each line's pairs stay in one part, by surgery line: the last surgery still wins.
+    s_i, o_i = np.concatenate([s_em, again[a]]), np.concatenate([o_em, again[b]])
     days = (data.dos[o_i] - data.dos[s_i]).astype("int64")
     # Only the day before a surgery through its last post-operative day can be flagged.
     near = (s_i != o_i) & (days >= -1) & (days <= LAST_POSTOP_DAY)

@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from pipeline.extract.ncci import NcciRelease
 from pipeline.factorize import factorized
@@ -74,9 +75,12 @@ class EditInput:
         )
 
     @cached_property
-    def code(self) -> np.ndarray:
-        """Per line: the code as text, for reason sentences."""
-        return self.lines["hcpcs"].to_numpy(object)
+    def code(self) -> pd.Series:
+        """Per line: the code as Arrow-backed text, which reason sentences take rows from
+        without converting Python strings (a missing code is null)."""
+        ids = pa.array(self.code_id, mask=self.code_id < 0)
+        text = pa.array(self.vocab.to_numpy(), type=pa.string()).take(ids)
+        return pd.Series(pd.arrays.ArrowStringArray(text), copy=False)
 
     @cached_property
     def em(self) -> np.ndarray:
@@ -127,7 +131,7 @@ class EditInput:
 
     def partner_text(self, sel: np.ndarray, partner: np.ndarray) -> tuple[np.ndarray, ...]:
         """Code, claim id and claim line number of each selected line's partner line."""
-        code = self.spread(sel, self.code[partner])
+        code = self.spread(sel, self.vocab.to_numpy()[self.code_id[partner]])
         claim = self.lines["claim_id"].iloc[partner].astype(str).to_numpy(object)
         line = self.lines["claim_line_number"].iloc[partner].astype(str).to_numpy(object)
         return code, self.spread(sel, claim), self.spread(sel, line)

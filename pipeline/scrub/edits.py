@@ -15,14 +15,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from pipeline.columns import MODIFIERS
 from pipeline.extract.ncci import NcciRelease
-from pipeline.factorize import factorized
 from pipeline.scrub.context import Modifiers
 from pipeline.scrub.flags import FlagCollector
 from pipeline.scrub.lookup import group_ids
 from pipeline.scrub.ncci_index import MueIndex, PtpIndex
 from pipeline.scrub.pairs import pairs_on
 from pipeline.scrub.rules import edit_rules
+from pipeline.scrub.text_ids import as_categorical, text_ids
 from pipeline.scrub.tips import tip_edits
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ class EditInput:
         allowed = lines["expected_allowed_cents"]
         # A line not priced here still risks its charge when an edit denies it.
         risk = allowed.fillna(lines["charge_cents"].fillna(0)).to_numpy("int64")
-        code_id, codes = factorized(lines["hcpcs"])
+        code_id, codes = text_ids(lines["hcpcs"])
+        mods = pd.DataFrame({m: as_categorical(lines[m]) for m in MODIFIERS})
         return cls(
             lines=lines,
             idx=lines["line_index"].to_numpy("int64"),
@@ -69,7 +71,7 @@ class EditInput:
             vocab=pd.Index(codes, dtype=object),
             dos=lines["dos"].to_numpy("datetime64[D]"),
             units=lines["units"].to_numpy("int64"),
-            mods=Modifiers(lines),
+            mods=Modifiers(mods),
             at_risk=risk,
             editable=lines["line_status"].isin(EDITABLE).to_numpy(bool),
         )
@@ -98,8 +100,9 @@ class EditInput:
         size = int(self.group.max()) + 1 if len(self.group) else 0
         one = np.zeros(size, dtype="int64")
         one[self.group] = np.arange(len(self.group))
-        patient, provider = self.lines["patient_key"].array, self.lines["provider"].array
-        return group_ids(patient[one], provider[one])
+        patient, _ = text_ids(self.lines["patient_key"].array[one], mostly_distinct=True)
+        provider, _ = text_ids(self.lines["provider"].array[one])
+        return group_ids(patient, provider)
 
     @cached_property
     def person(self) -> np.ndarray:
@@ -475,7 +478,7 @@ def global_surgery_edits(data: EditInput, flags: FlagCollector) -> None:
     - E/M in the post-operative days of a 010/090 procedure needs 24;
     - another procedure in those days needs 58, 78 or 79.
     """
-    glob_id, glob_values = factorized(data.lines["glob_days"])
+    glob_id, glob_values = text_ids(data.lines["glob_days"])
     per_value = np.zeros(len(glob_values) + 1, dtype="int64")  # a missing value: none
     for number, value in enumerate(GLOBAL_KINDS[1:], start=1):
         per_value[:-1][np.asarray(glob_values == value, dtype=bool)] = number

@@ -7,7 +7,7 @@ date of service, across all claims of the batch. Domain rules s14-s16.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
@@ -49,14 +49,16 @@ class EditInput:
     dos: np.ndarray
     units: np.ndarray
     mods: Modifiers
-    at_risk: np.ndarray
+    at_risk: pd.Series  # int64 cents; a Series, so FlagCollector.add need not copy it
     editable: np.ndarray
+    _scratch: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, lines: pd.DataFrame) -> EditInput:
         allowed = lines["expected_allowed_cents"]
         # A line not priced here still risks its charge when an edit denies it.
         risk = allowed.fillna(lines["charge_cents"].fillna(0)).to_numpy("int64")
+        risk = pd.Series(risk, copy=False)
         code_id, codes = text_ids(lines["hcpcs"])
         mods = pd.DataFrame({m: as_categorical(lines[m]) for m in MODIFIERS})
         return cls(
@@ -126,18 +128,28 @@ class EditInput:
     def has_mod(self, mods) -> np.ndarray:
         return self.mods.has(*mods)
 
-    def spread(self, sel: np.ndarray, values) -> np.ndarray:
-        """A per-line object column holding `values` at positions `sel` (None elsewhere)."""
-        out = np.empty(len(self.idx), dtype=object)
+    def spread(self, sel: np.ndarray, values, slot: str) -> np.ndarray:
+        """A per-line object column with `values` at positions `sel`, for one reason sentence.
+
+        Only the flagged positions of a part are ever read, and the sentence is built as soon
+        as the flag is added, so each slot reuses one array (its other rows hold leftovers).
+        """
+        out = self._scratch.get(slot)
+        if out is None:
+            out = self._scratch[slot] = np.empty(len(self.idx), dtype=object)
         out[sel] = values
         return out
 
     def partner_text(self, sel: np.ndarray, partner: np.ndarray) -> tuple[np.ndarray, ...]:
         """Code, claim id and claim line number of each selected line's partner line."""
-        code = self.spread(sel, self.vocab.to_numpy()[self.code_id[partner]])
+        code = self.vocab.to_numpy()[self.code_id[partner]]
         claim = self.lines["claim_id"].iloc[partner].astype(str).to_numpy(object)
         line = self.lines["claim_line_number"].iloc[partner].astype(str).to_numpy(object)
-        return code, self.spread(sel, claim), self.spread(sel, line)
+        return (
+            self.spread(sel, code, "partner code"),
+            self.spread(sel, claim, "partner claim"),
+            self.spread(sel, line, "partner line"),
+        )
 
 
 def apply_edits(lines: pd.DataFrame, ncci: NcciRelease, flags: FlagCollector) -> pd.DataFrame:
@@ -238,7 +250,7 @@ def ptp_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
             if rule == "PTP_BUNDLED"
             else (
                 " is bundled: ",
-                data.spread(sel, advice_text[data.em[sel].astype("int8")]),
+                data.spread(sel, advice_text[data.em[sel].astype("int8")], "advice"),
                 ", else remove this line.",
             )
         )
@@ -278,7 +290,7 @@ def ptp_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
     )
 
 
-MUE_STATUS = np.array(["", "no published MUE", "exceeded", "within MUE"], dtype=object)
+MUE_STATUS = ["", "no published MUE", "exceeded", "within MUE"]
 
 
 def mue_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> pd.DataFrame:
@@ -332,14 +344,24 @@ def mue_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> pd.Da
             data.at_risk,
         )
     status = np.where(has, np.where(line_over | day_over, 2, 3), 1)
-    status = MUE_STATUS[np.where(data.editable, status, 0)]
     return pd.DataFrame(
         {
             "mue_value": pd.arrays.IntegerArray(value, ~has),
             "mue_mai": pd.arrays.IntegerArray(mai, ~has),
-            "mue_status": status,
+            "mue_status": _text_column(MUE_STATUS, np.where(data.editable, status, 0)),
         }
     )
+
+
+def _text_column(choices: list[str], picks: np.ndarray) -> pd.Series:
+    """choices[picks] as the text column pandas would make of those strings, built in Arrow
+    when that is pandas' string type (no Python string per row)."""
+    dtype = pd.Series(choices).dtype
+    storage = getattr(dtype, "storage", None)
+    if storage != "pyarrow":
+        return pd.Series(np.array(choices, dtype=object)[picks], dtype=dtype, copy=False)
+    text = pa.array(choices, type=pa.large_string()).take(pa.array(picks))
+    return pd.Series(pd.array(text, dtype=dtype), copy=False)
 
 
 def _member(ids: np.ndarray, wanted: np.ndarray, size: int) -> np.ndarray:
@@ -528,7 +550,7 @@ def global_surgery_edits(data: EditInput, flags: FlagCollector) -> None:
                 " line ",
                 line,
                 ", global ",
-                data.spread(sel, GLOBAL_KINDS[line_kind[partner[sel]]]),
+                data.spread(sel, GLOBAL_KINDS[line_kind[partner[sel]]], "global"),
                 ").",
             ),
             data.at_risk,

@@ -176,9 +176,10 @@ def _ptp_pairs(data: EditInput, ncci: NcciRelease) -> pd.DataFrame:
     listed = line_id >= 0
     side1 = np.flatnonzero(data.editable & listed & np.append(index.in_column1, False)[line_id])
     side2 = np.flatnonzero(data.editable & listed & np.append(index.in_column2, False)[line_id])
-    a, b = pairs_on(data.group[side1], data.group[side2])
-    i1, i2 = side1[a], side2[b]
-    key = line_id[i1] * index.width + line_id[i2]
+    i1, i2, id1, id2 = pairs_on(
+        data.group[side1], data.group[side2], (side1, side2), (line_id[side1], line_id[side2])
+    )
+    key = id1 * index.width + id2
     found = index.contains(key) & (i1 != i2)
     i1, i2 = i1[found], i2[found]
     lo, count = index.locate(key[found])
@@ -511,15 +512,14 @@ def global_surgery_edits(data: EditInput, flags: FlagCollector) -> None:
         return
     em_lines, surgeries = np.flatnonzero(is_em), np.flatnonzero(surgery)
     person = data.person
-    a, b = pairs_on(person[surgeries], person[em_lines])
-    s_em, o_em = surgeries[a], em_lines[b]
+    s_em, o_em = pairs_on(person[surgeries], person[em_lines], (surgeries, em_lines))
     # A procedure is only flagged from the day after a surgery: the patient and provider
     # then have two or more same-day groups.
     several = np.bincount(data.person_of_group)[person[surgeries]] > 1
     again = surgeries[several]
-    a, b = pairs_on(person[again], person[again])
+    s_again, o_again = pairs_on(person[again], person[again], (again, again))
     # Each line's pairs stay in one part, by surgery line: the last surgery still wins.
-    s_i, o_i = np.concatenate([s_em, again[a]]), np.concatenate([o_em, again[b]])
+    s_i, o_i = np.concatenate([s_em, s_again]), np.concatenate([o_em, o_again])
     days = (data.dos[o_i] - data.dos[s_i]).astype("int64")
     # Only the day before a surgery through its last post-operative day can be flagged.
     near = (s_i != o_i) & (days >= -1) & (days <= LAST_POSTOP_DAY)

@@ -5,25 +5,30 @@ from __future__ import annotations
 import numpy as np
 
 
-def pairs_on(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (into `left`, into `right`) of every pair of rows with equal keys.
+def pairs_on(
+    left: np.ndarray, right: np.ndarray, *columns: tuple[np.ndarray, np.ndarray]
+) -> list[np.ndarray]:
+    """Every pair of a left row and a right row with equal keys, as columns of the pairs.
 
-    Ordered by left position, then right position: the order of an inner merge that keeps the
-    left keys' order. Keys are non-negative integers.
+    Each of `columns` is (per left row, per right row) values; the result has one array per
+    value column, left then right, in that order. Pairs are ordered by left row, then right
+    row: the order of an inner merge that keeps the left keys' order. Keys are small
+    non-negative integers (ids).
     """
     left = np.asarray(left, dtype="int64")
     right = np.asarray(right, dtype="int64")
     if not len(left) or not len(right):
-        empty = np.zeros(0, dtype="int64")
-        return empty, empty
+        return [v[:0] for pair in columns for v in pair]
     order = np.argsort(right, kind="stable")
     size = int(max(left.max(), right.max())) + 1
     counts = np.bincount(right, minlength=size)
-    starts = np.cumsum(counts) - counts
     per_left = counts[left]
-    total = int(per_left.sum())
-    li = np.repeat(np.arange(len(left), dtype="int64"), per_left)
-    # Position within each left row's run of matches, added to that key's first sorted row.
-    offset = np.arange(total, dtype="int64") - np.repeat(np.cumsum(per_left) - per_left, per_left)
-    ri = order[np.repeat(starts[left], per_left) + offset]
-    return li, ri
+    # Sorted right row of each pair: its key's first sorted row, plus its rank in the run.
+    first = (np.cumsum(counts) - counts)[left] - (np.cumsum(per_left) - per_left)
+    at = np.repeat(first, per_left)
+    at += np.arange(len(at), dtype="int64")
+    out = []
+    for left_values, right_values in columns:
+        out.append(np.repeat(left_values, per_left))
+        out.append(np.asarray(right_values)[order][at])
+    return out

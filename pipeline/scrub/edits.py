@@ -67,7 +67,7 @@ class EditInput:
             group=(
                 lines["same_day_group"].to_numpy("int64")
                 if "same_day_group" in lines
-                else group_ids(lines["patient_key"], lines["provider"], lines["dos"])
+                else _same_day_groups(lines)
             ),
             code_id=code_id,
             vocab=pd.Index(codes, dtype=object),
@@ -150,6 +150,13 @@ class EditInput:
             self.spread(sel, claim, "partner claim"),
             self.spread(sel, line, "partner line"),
         )
+
+
+def _same_day_groups(lines: pd.DataFrame) -> np.ndarray:
+    """Id of (patient, provider, date of service) per line, as pricing makes same_day_group."""
+    patient, _ = text_ids(lines["patient_key"], mostly_distinct=True)
+    provider, _ = text_ids(lines["provider"])
+    return group_ids(patient, provider, lines["dos"])
 
 
 def apply_edits(lines: pd.DataFrame, ncci: NcciRelease, flags: FlagCollector) -> pd.DataFrame:

@@ -103,7 +103,7 @@ class MueIndex:
     def _build(cls, ncci: NcciRelease) -> MueIndex:
         mue = ncci.mue.drop_duplicates("hcpcs")
         return cls(
-            pd.Index(mue["hcpcs"].to_numpy(object)),
+            pd.Index(mue["hcpcs"].to_numpy(object), dtype=object),
             np.append(mue["mue_value"].to_numpy("int64"), 0),
             np.append(mue["mai"].to_numpy("int64"), 0),
         )

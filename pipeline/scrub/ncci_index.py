@@ -17,6 +17,9 @@ from pipeline.extract.ncci import NcciRelease
 from pipeline.factorize import factorized
 
 T = TypeVar("T")
+# A PTP bitmap of up to 2**30 bits (128 MiB) covers releases of about 32,000 codes; a wider
+# release is searched instead.
+MAX_BITMAP_BITS = 2**30
 
 
 def _cached(ncci: NcciRelease, name: str, build: Callable[[NcciRelease], T]) -> T:
@@ -42,7 +45,7 @@ class PtpIndex:
     keys: np.ndarray  # distinct pair keys, sorted
     starts: np.ndarray  # per distinct key: its first position in `rows` (one extra at the end)
     rows: np.ndarray  # PTP rows ordered by pair key (release order within a key)
-    bitmap: np.ndarray  # uint8, bit `key` set when the key is in `keys`
+    bitmap: np.ndarray  # uint8, bit `key` set when the key is in `keys` (empty: too wide)
 
     @property
     def width(self) -> int:
@@ -68,16 +71,23 @@ class PtpIndex:
         in1, in2 = np.zeros(len(vocab), bool), np.zeros(len(vocab), bool)
         in1[id1], in2[id2] = True, True
         starts = np.append(starts, len(rows))
-        bitmap = np.zeros(len(vocab) * width // 8 + 1, dtype="uint8")
-        byte = distinct >> 3
-        bits = np.left_shift(1, distinct & 7).astype("uint8")
-        first = np.flatnonzero(np.diff(byte, prepend=-1) != 0)  # keys are sorted
-        if len(first):
-            bitmap[byte[first]] = np.bitwise_or.reduceat(bits, first)
+        bitmap = np.zeros(0, dtype="uint8")
+        if len(vocab) * width <= MAX_BITMAP_BITS:
+            bitmap = np.zeros(len(vocab) * width // 8 + 1, dtype="uint8")
+            byte = distinct >> 3
+            bits = np.left_shift(1, distinct & 7).astype("uint8")
+            first = np.flatnonzero(np.diff(byte, prepend=-1) != 0)  # keys are sorted
+            if len(first):
+                bitmap[byte[first]] = np.bitwise_or.reduceat(bits, first)
         return cls(vocab, in1, in2, distinct, starts, rows, bitmap)
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
         """Per key (from this index's ids): whether the release has a row for that pair."""
+        if not len(self.bitmap):  # a release too wide for a bitmap: binary search
+            if not len(self.keys):
+                return np.zeros(len(keys), dtype=bool)
+            at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+            return self.keys[at] == keys
         return ((self.bitmap[keys >> 3] >> (keys & 7).astype("uint8")) & 1).astype(bool)
 
     def locate(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -82,3 +82,17 @@ def test_text_ids_match_pandas_factorize_for_every_storage():
             assert (ids < 0).tolist() == (expected_ids < 0).tolist()
     cat = as_categorical(pd.Series(values))
     assert cat.codes.tolist() == expected_ids.tolist()
+
+
+def test_ptp_index_without_a_bitmap_searches_the_keys(monkeypatch):
+    monkeypatch.setattr("pipeline.scrub.ncci_index.MAX_BITMAP_BITS", 0)
+    ptp = pd.DataFrame(
+        {"column1": ["11000", "20000"], "column2": ["20000", "30000"]}, dtype="string"
+    )
+    index = PtpIndex.of(_release(ptp))
+    assert not len(index.bitmap)
+    ids = dict(zip(index.vocab, range(len(index.vocab)), strict=True))
+    codes = ["11000", "20000", "30000"]
+    keys = np.array([ids[a] * index.width + ids[b] for a in codes for b in codes])
+    expected = [(a, b) in {("11000", "20000"), ("20000", "30000")} for a in codes for b in codes]
+    assert index.contains(keys).tolist() == expected

@@ -7,17 +7,23 @@ date of service, across all claims of the batch. Domain rules s14-s16.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from pipeline.columns import MODIFIERS
 from pipeline.extract.ncci import NcciRelease
 from pipeline.scrub.context import Modifiers
 from pipeline.scrub.flags import FlagCollector
 from pipeline.scrub.lookup import group_ids
+from pipeline.scrub.ncci_index import MueIndex, PtpIndex
+from pipeline.scrub.pairs import pairs_on
 from pipeline.scrub.rules import edit_rules
+from pipeline.scrub.text_ids import as_categorical, text_ids
 from pipeline.scrub.tips import tip_edits
 
 logger = logging.getLogger(__name__)
@@ -28,48 +34,129 @@ EDITABLE = ("priced", "not_payable", "carrier_priced", "other_fee_schedule")
 
 @dataclass
 class EditInput:
-    """The columns of a priced batch the edits need, as arrays."""
+    """The columns of a priced batch the edits need, as arrays.
 
+    Codes are integer ids into `vocab` (the batch's distinct codes), so every test on a code
+    runs once per distinct code. Text that only reason sentences show is taken for the
+    flagged lines alone.
+    """
+
+    lines: pd.DataFrame
     idx: np.ndarray
-    group: np.ndarray
-    code: np.ndarray
+    group: np.ndarray  # id of (patient, provider, date of service), from 0
+    code_id: np.ndarray  # per line: position in `vocab`, -1 when missing
+    vocab: pd.Index
     dos: np.ndarray
     units: np.ndarray
     mods: Modifiers
-    at_risk: np.ndarray
+    at_risk: pd.Series  # int64 cents; a Series, so FlagCollector.add need not copy it
     editable: np.ndarray
-    claim: np.ndarray
-    line_no: np.ndarray
+    _scratch: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, lines: pd.DataFrame) -> EditInput:
         allowed = lines["expected_allowed_cents"]
         # A line not priced here still risks its charge when an edit denies it.
         risk = allowed.fillna(lines["charge_cents"].fillna(0)).to_numpy("int64")
+        risk = pd.Series(risk, copy=False)
+        code_id, codes = text_ids(lines["hcpcs"])
+        mods = pd.DataFrame({m: as_categorical(lines[m]) for m in MODIFIERS})
         return cls(
+            lines=lines,
             idx=lines["line_index"].to_numpy("int64"),
             group=(
                 lines["same_day_group"].to_numpy("int64")
                 if "same_day_group" in lines
-                else group_ids(lines["patient_key"], lines["provider"], lines["dos"])
+                else _same_day_groups(lines)
             ),
-            code=lines["hcpcs"].to_numpy(object),
+            code_id=code_id,
+            vocab=pd.Index(codes, dtype=object),
             dos=lines["dos"].to_numpy("datetime64[D]"),
             units=lines["units"].to_numpy("int64"),
-            mods=Modifiers(lines),
+            mods=Modifiers(mods),
             at_risk=risk,
             editable=lines["line_status"].isin(EDITABLE).to_numpy(bool),
-            claim=lines["claim_id"].astype(str).to_numpy(object),
-            line_no=lines["claim_line_number"].astype(str).to_numpy(object),
         )
 
-    def __post_init__(self) -> None:
-        ids, uniques = pd.factorize(self.code)
-        self.code_id = ids.astype("int64")  # one vocabulary of codes for every edit
-        self.vocab = pd.Index(np.asarray(uniques, dtype=object))
+    @cached_property
+    def code(self) -> pd.Series:
+        """Per line: the code as Arrow-backed text, which reason sentences take rows from
+        without converting Python strings (a missing code is null)."""
+        ids = pa.array(self.code_id, mask=self.code_id < 0)
+        text = pa.array(self.vocab.to_numpy(), type=pa.string()).take(ids)
+        return pd.Series(pd.arrays.ArrowStringArray(text), copy=False)
+
+    @cached_property
+    def em(self) -> np.ndarray:
+        """Per line: an E/M code (where modifiers 25 and 57 belong)."""
+        rules = edit_rules()["evaluation_and_management"]
+        return self.in_ranges(rules["ranges"], rules["codes"])
+
+    @cached_property
+    def person_of_group(self) -> np.ndarray:
+        """Per same-day group id: id of its (patient, provider).
+
+        Each same-day group is one patient and provider, so the text columns are factorized
+        at one line per group rather than at every line.
+        """
+        size = int(self.group.max()) + 1 if len(self.group) else 0
+        one = np.zeros(size, dtype="int64")
+        one[self.group] = np.arange(len(self.group))
+        patient, _ = text_ids(self.lines["patient_key"].array[one], mostly_distinct=True)
+        provider, _ = text_ids(self.lines["provider"].array[one])
+        return group_ids(patient, provider)
+
+    @cached_property
+    def person(self) -> np.ndarray:
+        """Per line: id of (patient, provider), any day."""
+        return self.person_of_group[self.group]
+
+    def per_code(self, hit: np.ndarray) -> np.ndarray:
+        """Spread a boolean per vocabulary code to the lines (a missing code: False)."""
+        return np.append(np.asarray(hit, dtype=bool), False)[self.code_id]
+
+    def in_ranges(self, ranges: list[list[str]], extra=()) -> np.ndarray:
+        """Per line: code inside any inclusive range of same-length codes, or in `extra`."""
+        return self.per_code(_in_ranges(self.vocab.to_numpy(), ranges, extra))
+
+    def group_any(self, mask: np.ndarray) -> np.ndarray:
+        """Per line: whether any line of its same-day group is in `mask`."""
+        hit = np.zeros(int(self.group.max()) + 1 if len(self.group) else 0, dtype=bool)
+        hit[self.group[mask]] = True
+        return hit[self.group]
 
     def has_mod(self, mods) -> np.ndarray:
         return self.mods.has(*mods)
+
+    def spread(self, sel: np.ndarray, values, slot: str) -> np.ndarray:
+        """A per-line object column with `values` at positions `sel`, for one reason sentence.
+
+        Only the flagged positions of a part are ever read, and the sentence is built as soon
+        as the flag is added, so each slot reuses one array (its other rows hold leftovers).
+        """
+        out = self._scratch.get(slot)
+        if out is None:
+            out = self._scratch[slot] = np.empty(len(self.idx), dtype=object)
+        out[sel] = values
+        return out
+
+    def partner_text(self, sel: np.ndarray, partner: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Code, claim id and claim line number of each selected line's partner line."""
+        code = self.vocab.to_numpy()[self.code_id[partner]]
+        claim = self.lines["claim_id"].iloc[partner].astype(str).to_numpy(object)
+        line = self.lines["claim_line_number"].iloc[partner].astype(str).to_numpy(object)
+        return (
+            self.spread(sel, code, "partner code"),
+            self.spread(sel, claim, "partner claim"),
+            self.spread(sel, line, "partner line"),
+        )
+
+
+def _same_day_groups(lines: pd.DataFrame) -> np.ndarray:
+    """Id of (patient, provider, date of service) per line, as pricing makes same_day_group."""
+    patient, _ = text_ids(lines["patient_key"], mostly_distinct=True)
+    provider, _ = text_ids(lines["provider"])
+    return group_ids(patient, provider, lines["dos"])
 
 
 def apply_edits(lines: pd.DataFrame, ncci: NcciRelease, flags: FlagCollector) -> pd.DataFrame:
@@ -79,78 +166,32 @@ def apply_edits(lines: pd.DataFrame, ncci: NcciRelease, flags: FlagCollector) ->
     mue = mue_edits(data, ncci, flags)
     addon_edits(data, ncci, flags)
     modifier_edits(data, flags)
-    global_surgery_edits(
-        data,
-        lines["glob_days"].fillna("").to_numpy(object),
-        lines["patient_key"],
-        lines["provider"],
-        flags,
-    )
+    global_surgery_edits(data, flags)
     tip_edits(data, flags)
     return mue
-
-
-@dataclass(frozen=True)
-class PtpIndex:
-    """A release's PTP rows keyed by one integer per (column 1, column 2) code pair, sorted.
-
-    Built once per NCCI release; each batch then finds its pairs by binary search.
-    """
-
-    vocab: pd.Index  # every code in either column
-    in_column1: np.ndarray  # per vocab code: appears in column 1
-    in_column2: np.ndarray
-    keys: pd.Index  # distinct pair keys (column1 id * width + column2 id), hashed
-    starts: np.ndarray  # per distinct key: its first position in `rows` (one extra at the end)
-    rows: np.ndarray  # PTP rows ordered by pair key
-
-    @property
-    def width(self) -> int:
-        return len(self.vocab) + 1
-
-    @classmethod
-    def of(cls, ncci: NcciRelease) -> PtpIndex:
-        cached = ncci.__dict__.get("_ptp_index")  # frozen dataclass: cache beside the fields
-        if cached is None:
-            c1 = pd.Categorical(ncci.ptp["column1"].to_numpy(object))
-            c2 = pd.Categorical(ncci.ptp["column2"].to_numpy(object))
-            vocab = c1.categories.union(c2.categories)
-            id1 = vocab.get_indexer(c1.categories)[c1.codes].astype("int64")
-            id2 = vocab.get_indexer(c2.categories)[c2.codes].astype("int64")
-            keys = id1 * (len(vocab) + 1) + id2
-            rows = np.argsort(keys, kind="stable")
-            distinct, starts = np.unique(keys[rows], return_index=True)
-            in1, in2 = np.zeros(len(vocab), bool), np.zeros(len(vocab), bool)
-            in1[id1], in2[id2] = True, True
-            starts = np.append(starts, len(rows))
-            cached = cls(vocab, in1, in2, pd.Index(distinct), starts, rows)
-            ncci.__dict__["_ptp_index"] = cached
-        return cached
 
 
 def _ptp_pairs(data: EditInput, ncci: NcciRelease) -> pd.DataFrame:
     """(column-1 line, column-2 line, PTP row) for every edit pair billed in one group.
 
     Codes become the release's integer ids; lines pair up within their group first (groups
-    are small) and only then meet the table, through one hashed integer key per code pair.
+    are small) and only then meet the table, through one integer key per code pair.
     """
     index = PtpIndex.of(ncci)
     known = index.vocab.get_indexer(data.vocab)  # batch code -> release code id, -1 if none
     line_id = np.append(known, -1)[data.code_id]
     listed = line_id >= 0
-    side1 = data.editable & listed & np.append(index.in_column1, False)[line_id]
-    side2 = data.editable & listed & np.append(index.in_column2, False)[line_id]
-    left = pd.DataFrame({"g": data.group[side1], "i1": np.flatnonzero(side1)})
-    right = pd.DataFrame({"g": data.group[side2], "i2": np.flatnonzero(side2)})
-    pairs = left.merge(right, on="g")
-    i1, i2 = pairs["i1"].to_numpy("int64"), pairs["i2"].to_numpy("int64")
-    key = line_id[i1] * index.width + line_id[i2]
-    at = index.keys.get_indexer(key)
-    found = (at >= 0) & (i1 != i2)
-    lo = index.starts[np.where(found, at, 0)]
-    count = np.where(found, index.starts[np.where(found, at + 1, 0)] - lo, 0)
+    side1 = np.flatnonzero(data.editable & listed & np.append(index.in_column1, False)[line_id])
+    side2 = np.flatnonzero(data.editable & listed & np.append(index.in_column2, False)[line_id])
+    i1, i2, id1, id2 = pairs_on(
+        data.group[side1], data.group[side2], (side1, side2), (line_id[side1], line_id[side2])
+    )
+    key = id1 * index.width + id2
+    found = index.contains(key) & (i1 != i2)
+    i1, i2 = i1[found], i2[found]
+    lo, count = index.locate(key[found])
     # One output row per matching PTP row (a pair can have several dated rows).
-    take = np.repeat(np.arange(len(key)), count)
+    take = np.repeat(np.arange(len(i1)), count)
     first = np.repeat(lo - np.cumsum(count) + count, count)
     rows = index.rows[first + np.arange(len(take))]
     ptp = ncci.ptp
@@ -197,8 +238,6 @@ def ptp_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
         bypass[i2] if rules.get("bypass_on", "column2") == "column2" else bypass[i2] | bypass[i1]
     )
     mi = pairs["modifier_indicator"].to_numpy() if len(pairs) else np.zeros(0, "int8")
-    em_rules = edit_rules()["evaluation_and_management"]
-    is_em = _in_ranges(data.code, em_rules["ranges"], em_rules["codes"])
     n = len(data.idx)
     # 59/X modifiers are not for E/M codes: a separately identifiable visit takes 25.
     advice_text = np.array(
@@ -208,17 +247,20 @@ def ptp_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
         ],
         dtype=object,
     )
-    advice = advice_text[is_em.astype("int8")]
     for rule, hit in (("PTP_BUNDLED", mi == 0), ("PTP_MODIFIER_NEEDED", (mi == 1) & ~carrier)):
         chosen = pd.DataFrame({"i2": i2[hit], "i1": i1[hit]}).drop_duplicates("i2")
+        sel = chosen["i2"].to_numpy("int64")
         mask = np.zeros(n, dtype=bool)
-        partner = np.zeros(n, dtype="int64")
-        mask[chosen["i2"].to_numpy("int64")] = True
-        partner[chosen["i2"].to_numpy("int64")] = chosen["i1"].to_numpy("int64")
+        mask[sel] = True
+        code, claim, line = data.partner_text(sel, chosen["i1"].to_numpy("int64"))
         tail = (
             (" is bundled; no modifier bypasses this edit.",)
             if rule == "PTP_BUNDLED"
-            else (" is bundled: ", advice, ", else remove this line.")
+            else (
+                " is bundled: ",
+                data.spread(sel, advice_text[data.em[sel].astype("int8")], "advice"),
+                ", else remove this line.",
+            )
         )
         flags.add(
             rule,
@@ -228,11 +270,11 @@ def ptp_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
                 "Column-2 code ",
                 data.code,
                 " billed with column-1 code ",
-                data.code[partner],
+                code,
                 " (claim ",
-                data.claim[partner],
+                claim,
                 " line ",
-                data.line_no[partner],
+                line,
                 ")",
                 *tail,
             ),
@@ -256,18 +298,27 @@ def ptp_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
     )
 
 
+MUE_STATUS = ["", "no published MUE", "exceeded", "within MUE"]
+
+
 def mue_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> pd.DataFrame:
     """MAI 1 per line; MAI 2 and 3 summed over the day's lines of the code."""
-    mue = ncci.mue.drop_duplicates("hcpcs").set_index("hcpcs")
-    pos = mue.index.get_indexer(data.code)  # -1 picks the appended 0 below
+    index = MueIndex.of(ncci)
+    pos = np.append(index.codes.get_indexer(data.vocab), -1)[data.code_id]
     has = (pos >= 0) & data.editable
-    value = np.where(has, np.append(mue["mue_value"].to_numpy("int64"), 0)[pos], 0)
-    mai = np.where(has, np.append(mue["mai"].to_numpy("int64"), 0)[pos], 0)
-    day_key = group_ids(data.group, data.code)
-    day_units = np.bincount(day_key, weights=np.where(data.editable, data.units, 0))[day_key]
-    day_units = day_units.astype("int64")
+    value = np.where(has, index.value[pos], 0)
+    mai = np.where(has, index.mai[pos], 0)
+    # Units per (group, code), summed over the editable lines with a per-day MUE: every other
+    # editable line of such a code that day has the same MUE, so it is among them.
+    per_day = np.flatnonzero(has & ((mai == 2) | (mai == 3)))
+    day_units = np.zeros(len(data.idx), dtype="int64")
+    if len(per_day):
+        key = data.group[per_day] * (len(data.vocab) + 1) + data.code_id[per_day]
+        day_key, _ = pd.factorize(key)
+        summed = np.bincount(day_key, weights=data.units[per_day])
+        day_units[per_day] = summed.astype("int64")[day_key]
     line_over = has & (mai == 1) & (data.units > value)
-    day_over = has & np.isin(mai, [2, 3]) & (day_units > value)
+    day_over = has & ((mai == 2) | (mai == 3)) & (day_units > value)
     flags.add(
         "MUE_LINE_EXCEEDED",
         line_over,
@@ -300,20 +351,25 @@ def mue_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> pd.Da
             ),
             data.at_risk,
         )
-    status = np.where(
-        ~data.editable,
-        "",
-        np.where(
-            ~has, "no published MUE", np.where(line_over | day_over, "exceeded", "within MUE")
-        ),
-    )
+    status = np.where(has, np.where(line_over | day_over, 2, 3), 1)
     return pd.DataFrame(
         {
             "mue_value": pd.arrays.IntegerArray(value, ~has),
             "mue_mai": pd.arrays.IntegerArray(mai, ~has),
-            "mue_status": status.astype(object),
+            "mue_status": _text_column(MUE_STATUS, np.where(data.editable, status, 0)),
         }
     )
+
+
+def _text_column(choices: list[str], picks: np.ndarray) -> pd.Series:
+    """choices[picks] as the text column pandas would make of those strings, built in Arrow
+    when that is pandas' string type (no Python string per row)."""
+    dtype = pd.Series(choices).dtype
+    storage = getattr(dtype, "storage", None)
+    if storage != "pyarrow":
+        return pd.Series(np.array(choices, dtype=object)[picks], dtype=dtype, copy=False)
+    text = pa.array(choices, type=pa.large_string()).take(pa.array(picks))
+    return pd.Series(pd.array(text, dtype=dtype), copy=False)
 
 
 def _member(ids: np.ndarray, wanted: np.ndarray, size: int) -> np.ndarray:
@@ -330,14 +386,13 @@ def _in_keys(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 
 
 def _in_ranges(codes: np.ndarray, ranges: list[list[str]], extra=()) -> np.ndarray:
-    """Codes inside any inclusive range of same-length codes, or listed in `extra`."""
-    ids, uniques = pd.factorize(np.asarray(codes, dtype=object))
-    uniques = np.asarray(uniques, dtype=object)
-    hit = np.isin(uniques, list(extra))
-    lengths = np.array([len(c) for c in uniques])
+    """Distinct codes inside any inclusive range of same-length codes, or listed in `extra`."""
+    codes = np.asarray(codes, dtype=object)
+    hit = np.isin(codes, list(extra))
+    lengths = np.array([len(c) for c in codes], dtype="int64")
     for low, high in ranges:
-        hit |= (lengths == len(low)) & (uniques >= low) & (uniques <= high)
-    return hit[ids] if len(ids) else np.zeros(0, dtype=bool)
+        hit |= (lengths == len(low)) & (codes >= low) & (codes <= high)
+    return hit
 
 
 def addon_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> None:
@@ -355,14 +410,21 @@ def addon_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> Non
     kind = np.full(n, 9, dtype="int64")
     found = np.zeros(n, dtype=bool)
     is_addon = ok & _member(code_id, aoc["addon_id"].to_numpy(), len(vocab))
+    with_addon = np.zeros(int(data.group.max()) + 1 if n else 0, dtype=bool)
     for y in np.unique(year[is_addon]):
         live = aoc[(aoc["effective_year"] <= y) & (y <= aoc["deletion_year"].fillna(9999))]
         lines = np.flatnonzero(is_addon & (year == y))
         # Edit type per add-on code (the lowest when rows disagree), then per line.
         types = live.groupby("addon_id")["edit_type"].min()
-        kind[lines] = types.reindex(code_id[lines]).fillna(9).to_numpy("int64")
-        # (group, add-on) keys reachable from the primaries billed in each group that year.
-        billed = ok & (year == y) & _member(code_id, live["primary_id"].to_numpy(), len(vocab))
+        per_code = np.full(width, 9, dtype="int64")
+        per_code[types.index.to_numpy("int64")] = types.to_numpy("int64")
+        kind[lines] = per_code[code_id[lines]]
+        # (group, add-on) keys reachable from the primaries billed in each group that year;
+        # only groups with an add-on line that year can reach one.
+        with_addon[:] = False
+        with_addon[data.group[lines]] = True
+        billed = ok & (year == y) & with_addon[data.group]
+        billed &= _member(code_id, live["primary_id"].to_numpy(), len(vocab))
         present = pd.DataFrame({"g": data.group[billed], "primary_id": code_id[billed]})
         reach = present.drop_duplicates().merge(live[["primary_id", "addon_id"]], on="primary_id")
         keys = reach["g"].to_numpy("int64") * width + reach["addon_id"].to_numpy("int64")
@@ -386,19 +448,18 @@ def addon_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> Non
 def _g2211(data: EditInput, year: np.ndarray, flags: FlagCollector) -> None:
     """G2211 rides only on office/outpatient (from 2026 also home) E/M visits (s16)."""
     rules = edit_rules()["g2211"]
-    g2211 = data.editable & (data.code == "G2211")
+    g2211 = data.editable & data.in_ranges([], ["G2211"])
     if not g2211.any():
         return
     visit = np.zeros(len(data.idx), dtype=bool)
     for period in rules["primaries"]:
-        visit |= (year >= period["from_year"]) & _in_ranges(data.code, period["ranges"])
+        visit |= (year >= period["from_year"]) & data.in_ranges(period["ranges"])
     # The period list is cumulative: take the newest period in force for each year.
     visit &= data.editable
-    has_visit = pd.Series(visit).groupby(data.group).transform("any").to_numpy(bool)
-    visit25 = visit & data.has_mod(["25"])
-    has_visit25 = pd.Series(visit25).groupby(data.group).transform("any").to_numpy(bool)
-    allowed_other = _in_ranges(data.code, [], rules["modifier_25_allowed_with"]) & data.editable
-    has_allowed = pd.Series(allowed_other).groupby(data.group).transform("any").to_numpy(bool)
+    has_visit = data.group_any(visit)
+    has_visit25 = data.group_any(visit & data.has_mod(["25"]))
+    allowed_other = data.in_ranges([], rules["modifier_25_allowed_with"]) & data.editable
+    has_allowed = data.group_any(allowed_other)
     flags.add(
         "ADDON_WITHOUT_PRIMARY",
         g2211 & ~has_visit,
@@ -424,9 +485,7 @@ def _g2211(data: EditInput, year: np.ndarray, flags: FlagCollector) -> None:
 
 def modifier_edits(data: EditInput, flags: FlagCollector) -> None:
     """Modifiers 25 and 57 belong on E/M codes only."""
-    em = edit_rules()["evaluation_and_management"]
-    is_em = _in_ranges(data.code, em["ranges"], em["codes"])
-    wrong = data.editable & data.has_mod(["25", "57"]) & ~is_em
+    wrong = data.editable & data.has_mod(["25", "57"]) & ~data.em
     flags.add(
         "MODIFIER_25_57_NOT_EM",
         wrong,
@@ -435,12 +494,13 @@ def modifier_edits(data: EditInput, flags: FlagCollector) -> None:
     )
 
 
-POSTOP_DAYS = {"010": 10, "090": 90}
+# Global periods that make a line a surgery, numbered 1..3 (0: none), and their post-op days.
+GLOBAL_KINDS = np.array(["", "000", "010", "090"], dtype=object)
+POSTOP_DAYS = np.array([0, 0, 10, 90], dtype="int64")
+MAJOR, LAST_POSTOP_DAY = 3, int(POSTOP_DAYS.max())
 
 
-def global_surgery_edits(
-    data: EditInput, glob_days: np.ndarray, patient, provider, flags: FlagCollector
-) -> None:
+def global_surgery_edits(data: EditInput, flags: FlagCollector) -> None:
     """E/M and procedures inside a surgery's global period by the same provider (s9).
 
     - E/M on the day before or day of a 090 procedure needs 57;
@@ -448,30 +508,42 @@ def global_surgery_edits(
     - E/M in the post-operative days of a 010/090 procedure needs 24;
     - another procedure in those days needs 58, 78 or 79.
     """
-    em_rules = edit_rules()["evaluation_and_management"]
-    is_em = data.editable & _in_ranges(data.code, em_rules["ranges"], em_rules["codes"])
-    surgery = data.editable & _in_ranges(glob_days, [], ["000", "010", "090"]) & ~is_em
+    glob_id, glob_values = text_ids(data.lines["glob_days"])
+    per_value = np.zeros(len(glob_values) + 1, dtype="int64")  # a missing value: none
+    for number, value in enumerate(GLOBAL_KINDS[1:], start=1):
+        per_value[:-1][np.asarray(glob_values == value, dtype=bool)] = number
+    line_kind = per_value[glob_id]
+    is_em = data.editable & data.em
+    surgery = data.editable & (line_kind > 0) & ~is_em
     if not surgery.any():
         return
-    person = group_ids(patient, provider)  # same patient and same provider, any day
-    later = is_em | surgery
-    surg = pd.DataFrame({"k": person[surgery], "s": np.flatnonzero(surgery)})
-    other = pd.DataFrame({"k": person[later], "o": np.flatnonzero(later)})
-    pairs = surg.merge(other, on="k")
-    pairs = pairs[pairs["s"] != pairs["o"]]
-    s_i, o_i = pairs["s"].to_numpy("int64"), pairs["o"].to_numpy("int64")
+    em_lines, surgeries = np.flatnonzero(is_em), np.flatnonzero(surgery)
+    person = data.person
+    s_em, o_em = pairs_on(person[surgeries], person[em_lines], (surgeries, em_lines))
+    # A procedure is only flagged from the day after a surgery: the patient and provider
+    # then have two or more same-day groups.
+    several = np.bincount(data.person_of_group)[person[surgeries]] > 1
+    again = surgeries[several]
+    s_again, o_again = pairs_on(person[again], person[again], (again, again))
+    # Each line's pairs stay in one part, by surgery line: the last surgery still wins.
+    s_i, o_i = np.concatenate([s_em, s_again]), np.concatenate([o_em, o_again])
     days = (data.dos[o_i] - data.dos[s_i]).astype("int64")
-    kind = glob_days[s_i]
-    post = np.select([kind == k for k in POSTOP_DAYS], list(POSTOP_DAYS.values()), 0)
+    # Only the day before a surgery through its last post-operative day can be flagged.
+    near = (s_i != o_i) & (days >= -1) & (days <= LAST_POSTOP_DAY)
+    s_i, o_i, days = s_i[near], o_i[near], days[near]
+    kind = line_kind[s_i]
+    post = POSTOP_DAYS[kind]
     em = is_em[o_i]
-    mods = {m: data.has_mod([m]) for m in ("24", "25", "57", "58", "78", "79")}
+    mods = {m: data.has_mod([m])[o_i] for m in ("24", "25", "57", "58", "78", "79")}
     n = len(data.idx)
 
     def mark(rule: str, hit: np.ndarray, words: str) -> None:
         mask = np.zeros(n, dtype=bool)
         partner = np.zeros(n, dtype="int64")
         mask[o_i[hit]] = True
-        partner[o_i[hit]] = s_i[hit]
+        partner[o_i[hit]] = s_i[hit]  # several surgeries: the last pair's wins
+        sel = np.flatnonzero(mask)
+        code, claim, line = data.partner_text(sel, partner[sel])
         flags.add(
             rule,
             mask,
@@ -479,41 +551,41 @@ def global_surgery_edits(
             (
                 data.code,
                 words,
-                data.code[partner],
+                code,
                 " (claim ",
-                data.claim[partner],
+                claim,
                 " line ",
-                data.line_no[partner],
+                line,
                 ", global ",
-                glob_days[partner],
+                data.spread(sel, GLOBAL_KINDS[line_kind[partner[sel]]], "global"),
                 ").",
             ),
             data.at_risk,
         )
 
-    major_day = em & (kind == "090") & np.isin(days, [-1, 0]) & ~mods["57"][o_i]
+    major_day = em & (kind == MAJOR) & ((days == -1) | (days == 0)) & ~mods["57"]
     mark("GLOBAL_EM_WITHOUT_57", major_day, " is on the day before or of major surgery ")
-    minor_day = em & np.isin(kind, ["000", "010"]) & (days == 0)
+    minor_day = em & (kind < MAJOR) & (days == 0)
     mark(
         "GLOBAL_EM_WITHOUT_25",
-        minor_day & ~mods["25"][o_i] & ~mods["57"][o_i],
+        minor_day & ~mods["25"] & ~mods["57"],
         " is on the day of minor procedure ",
     )
     mark(
         "MODIFIER_57_ON_MINOR",
-        minor_day & mods["57"][o_i],
+        minor_day & mods["57"],
         " carries 57 on the day of minor procedure ",
     )
     in_post = (days >= 1) & (days <= post)
     mark(
         "GLOBAL_EM_WITHOUT_24",
-        em & in_post & ~mods["24"][o_i],
+        em & in_post & ~mods["24"],
         " is in the post-operative period of ",
     )
     new_surgery = mods["58"] | mods["78"] | mods["79"]
     mark(
         "GLOBAL_PROCEDURE_WITHOUT_MODIFIER",
-        ~em & in_post & ~new_surgery[o_i],
+        ~em & in_post & ~new_surgery,
         " is in the post-operative period of ",
     )
 

@@ -144,7 +144,7 @@ def _day_has(data: EditInput, codes: tuple[str, ...]) -> np.ndarray:
     hit = data.editable & _is(data, codes)
     if not hit.any():
         return hit
-    return (np.bincount(data.group, weights=hit, minlength=len(hit)) > 0)[data.group]
+    return data.group_any(hit)
 
 
 def _combination(data: EditInput, tip: Tip, flags: FlagCollector) -> None:
@@ -184,14 +184,20 @@ def _supply(data: EditInput, tip: Tip, flags: FlagCollector) -> None:
     study &= ~data.has_mod(["26"])
     if not study.any():
         return
-    missing = np.full(len(data.idx), "", dtype=object)
-    for group in tip.needs:
-        absent = study & ~_day_has(data, group)
-        words = " or ".join(group)
-        missing[absent] = np.where(missing[absent] == "", words, missing[absent] + " and " + words)
+    # Per line, one bit per group of supplies absent that day; sentences per distinct set.
+    absent = np.zeros(len(data.idx), dtype="int64")
+    for bit, group in enumerate(tip.needs):
+        absent |= (study & ~_day_has(data, group)).astype("int64") << bit
+    sel = np.flatnonzero(absent)
+    sets, which = np.unique(absent[sel], return_inverse=True)
+    words = [
+        " and ".join(" or ".join(g) for bit, g in enumerate(tip.needs) if s >> bit & 1)
+        for s in sets.tolist()
+    ]
+    missing = data.spread(sel, np.array(words, dtype=object)[which], "missing supplies")
     flags.add(
         "SUPPLY_NOT_BILLED",
-        missing != "",
+        absent != 0,
         data.idx,
         (
             data.code,

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-import time
 from unittest import mock
 
 import pyarrow.csv as pcsv
@@ -219,21 +217,22 @@ def test_sensor_waits_in_the_triggerer_until_a_batch_arrives(
     monkeypatch.setenv("CLAIMS_PIPELINE_INBOX_POKE_SECONDS", "0.5")
     client = s3_server.client()
     body = batch({"hcpcs_code": "99213"}).to_csv(index=False).encode()
-    late = threading.Timer(
-        2.0,
-        lambda: client.put_object(Bucket=store, Key="inbox/2025-12-03/late.csv", Body=body),
-    )
-    counted = mock.patch.object(
-        airflow_support, "_count_batches", wraps=airflow_support._count_batches
-    )
-    started = time.monotonic()
-    late.start()
-    with counted as count:
+    real_count = airflow_support._count_batches
+    seen: list[int] = []
+
+    def count_then_deliver(*args, **kwargs):
+        # The batch lands only after the sensor's own look and the trigger's first poll have
+        # both found an empty inbox, however slowly the machine runs the DAG.
+        found = real_count(*args, **kwargs)
+        seen.append(found)
+        if len(seen) == 2:
+            client.put_object(Bucket=store, Key="inbox/2025-12-03/late.csv", Body=body)
+        return found
+
+    with mock.patch.object(airflow_support, "_count_batches", side_effect=count_then_deliver):
         dag_run = run_nightly(dagbag, run_date="2025-12-03")
-    late.join()
     assert dag_run.state == "success"
-    assert time.monotonic() - started >= 2.0
-    assert count.call_count >= 3  # the sensor's own look, then the trigger's polls
+    assert seen[:2] == [0, 0] and seen[-1] == 1 and len(seen) >= 3, seen
     sensor = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "wait_for_batches")
     assert (sensor.state, sensor.try_number) == ("success", 1)
     summary = client.get_object(Bucket=store, Key="reports/2025-12-03/late/summary.json")

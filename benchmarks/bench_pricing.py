@@ -131,7 +131,14 @@ def main() -> None:
 
     t = time.perf_counter()
     ref = bundled_reference_data()
-    logger.info("reference data loaded in %.2f s", time.perf_counter() - t)
+    ncci = bundled_ncci()
+    version = gx_version()
+    logger.info(
+        "once per process: reference data and NCCI tables loaded, Great Expectations %s "
+        "imported in %.2f s",
+        version,
+        time.perf_counter() - t,
+    )
     t = time.perf_counter()
     raw = synthetic_batch(args.lines, worst_case=args.worst_case)
     n = len(raw)
@@ -142,19 +149,19 @@ def main() -> None:
         time.perf_counter() - t,
         peak_rss_mb(),
     )
+    t = time.perf_counter()
+    scrub_frame(raw.head(2_000), ref, config, ncci=ncci)
+    logger.info(
+        "once per release: lookup indexes (RVU, PTP, MUE) built by a 2,000-line warm-up "
+        "scrub in %.2f s; every later batch reuses them",
+        time.perf_counter() - t,
+    )
 
     t = time.perf_counter()
     lines = normalize_batch(raw, patient_key=config.patient_key)
     normalize_s = time.perf_counter() - t
     logger.info("normalize: %.2f s (%.0f lines/s)", normalize_s, n / normalize_s)
 
-    t = time.perf_counter()
-    version = gx_version()
-    logger.info(
-        "Great Expectations %s imported in %.2f s (once per process)",
-        version,
-        time.perf_counter() - t,
-    )
     t = time.perf_counter()
     checked = validate_claims(
         raw, lines, run_date=date.today(), max_reject_share=config.max_reject_share
@@ -182,9 +189,6 @@ def main() -> None:
         peak_rss_mb(),
     )
 
-    t = time.perf_counter()
-    ncci = bundled_ncci()
-    logger.info("NCCI tables loaded in %.2f s", time.perf_counter() - t)
     t = time.perf_counter()
     edit_flags = FlagCollector()
     apply_edits(priced.lines, ncci, edit_flags)

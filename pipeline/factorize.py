@@ -10,11 +10,17 @@ def factorized(values: pd.Series | pd.Categorical | np.ndarray) -> tuple[np.ndar
     """Per-row ids (int64, -1 for missing) into an array of the distinct values.
 
     A categorical column costs nothing here (its codes are the ids; unused categories may be
-    among the values); anything else is factorized once.
+    among the values); anything else is factorized once. Ids follow first appearance, except
+    for non-negative integers, whose ids follow their order.
     """
     array = values.array if isinstance(values, pd.Series) else values
     if isinstance(array, pd.Categorical):
         return array.codes.astype("int64"), np.asarray(array.categories, dtype=object)
+    if isinstance(array, pd.arrays.NumpyExtensionArray):
+        array = array.to_numpy()  # pandas hashes a bare numpy array faster than its wrapper
+    if isinstance(array, np.ndarray) and array.dtype.kind in "iu" and len(array):
+        if array.min() >= 0:  # small non-negative integers (ids): a presence table, no hashing
+            return factorized_keys(array, int(array.max()) + 1)
     ids, uniques = pd.factorize(array)
     uniques = np.asarray(uniques)
     return ids.astype("int64"), uniques.astype(object) if uniques.dtype.kind == "U" else uniques

@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipeline.columns import INDICATORS
 from pipeline.extract.releases import BEFORE_FIRST_RELEASE, OUTSIDE_LOADED_YEARS, ReferenceData
-from pipeline.factorize import factorized
+from pipeline.factorize import factorized, factorized_keys
 from pipeline.scrub.bilateral import apply_bilateral
 from pipeline.scrub.context import PricingContext, apply_bp, capped_fee, setting_fee
 from pipeline.scrub.flags import FlagCollector
@@ -26,7 +26,6 @@ from pipeline.scrub.lookup import (
     Codes,
     RvuIndex,
     attach_gpci,
-    group_ids,
     is_in,
     resolve_locality,
 )
@@ -572,9 +571,14 @@ def _duplicates(lines: pd.DataFrame, usable: np.ndarray) -> np.ndarray:
     """Second and later usable lines with the same claim id and line number."""
     sel = np.flatnonzero(usable)
     claim = lines["claim_key"] if "claim_key" in lines else lines["claim_id"]
-    key = group_ids(claim.array[sel], lines["claim_line_number"].array[sel])
+    claim_ids, claims = factorized(claim.array[sel])
+    line_ids, line_numbers = factorized(lines["claim_line_number"].array[sel])
+    key = (claim_ids + 1) * (len(line_numbers) + 1) + (line_ids + 1)
+    ids, _ = factorized_keys(key, (len(claims) + 1) * (len(line_numbers) + 1))
+    first = np.empty(int(ids.max()) + 1 if len(ids) else 0, dtype="int64")
+    first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)  # the first line of each key
     dupe = np.zeros(len(lines), dtype=bool)
-    dupe[sel] = pd.Series(key).duplicated(keep="first").to_numpy(bool)
+    dupe[sel] = first[ids] != np.arange(len(ids))
     return dupe
 
 

@@ -57,14 +57,19 @@ MONEY_PATTERN = r"^(?P<sign>-?)(?P<int>[0-9]*)(?:\.(?P<frac>[0-9]{0,2}))?$"
 def parse_money(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse dollar text into nullable integer cents; also return a mask of unparseable values.
 
-    "12.5" -> 1250, "$1,234.56" -> 123456, "" -> <NA>. More than two decimals is unparseable,
+    "12.5" -> 1250, "$1,234.56" -> 123456, "" -> <NA>; "12,50" is unparseable (a comma
+    separates thousands only). More than two decimals is unparseable,
     because a charge of fractions of a cent is a data error, not something to round away.
     Only ASCII digits are read. Arrow string kernels do the work (no Python per value).
     """
     text = pa.array(values.astype("string").to_numpy(object, na_value=None), type=pa.string())
-    text = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), r"[$,]", "")
+    text = pc.replace_substring(pc.utf8_trim_whitespace(text), "$", "")
+    # Commas only as thousands separators: "1,234.50" is an amount, "12,50" is not.
+    grouped = pc.match_substring_regex(text, r"^-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?$")
+    commas_ok = pc.fill_null(pc.or_(pc.invert(pc.match_substring(text, ",")), grouped), True)
+    text = pc.replace_substring(text, ",", "")
     present = pc.fill_null(pc.not_equal(text, ""), False)
-    matched = pc.fill_null(pc.match_substring_regex(text, MONEY_PATTERN), False)
+    matched = pc.and_(pc.fill_null(pc.match_substring_regex(text, MONEY_PATTERN), False), commas_ok)
     parts = pc.extract_regex(pc.if_else(matched, text, "0"), MONEY_PATTERN)
     whole, frac = pc.struct_field(parts, "int"), pc.struct_field(parts, "frac")
     ok = pc.and_(

@@ -110,7 +110,9 @@ def _place(locality: str | None, zip5: str | None, ref: ReferenceData, rel: int)
         return Place(carrier=key[:5], locality=key[6:])
     if zip5:
         text = zip5.strip()
-        if not re.fullmatch(r"\d{5}(-?\d{4})?", text):
+        if re.fullmatch(r"[0-9]{3,4}", text):
+            text = text.zfill(5)  # leading zeros lost in a spreadsheet, as in a batch
+        if not re.fullmatch(r"[0-9]{5}(-?[0-9]{4})?", text):
             raise PipelineError(f"--zip {zip5!r} is not a ZIP code; give 5 digits, e.g. 77030")
         if not (ref.zip5["zip5"] == text[:5]).any():
             raise PipelineError(

@@ -145,17 +145,18 @@ def _obj(values) -> pd.Series:
 
 def _parse_dates(text: pd.Series) -> np.ndarray:
     dos = pd.to_datetime(text.str[:10], format="%Y-%m-%d", errors="coerce")
-    compact = dos.isna() & text.str.fullmatch(r"\d{8}").fillna(False)
+    compact = dos.isna() & text.str.fullmatch(r"[0-9]{8}").fillna(False)
     alt = pd.to_datetime(text.where(compact), format="%Y%m%d", errors="coerce")
     return dos.where(~compact, alt).to_numpy("datetime64[s]")
 
 
 def _parse_units(text: pd.Series) -> np.ndarray:
     """Units as int64: 0 for blank, -1 for anything but a whole number from 1 to 99,999."""
-    plain = text.str.fullmatch(r"\d{1,6}(\.0*)?").fillna(False)
+    plain = text.str.fullmatch(r"[0-9]{1,6}(\.0*)?").fillna(False)
     num = pd.to_numeric(text.where(plain), errors="coerce")
-    ok = plain & (num >= 1) & (num <= MAX_UNITS)
-    return np.where(text == "", 0, np.where(ok, num.fillna(1), -1)).astype("int64")
+    ok = (plain & (num >= 1) & (num <= MAX_UNITS)).fillna(False).to_numpy(bool)
+    blank = (text == "").fillna(False).to_numpy(bool)
+    return np.where(blank, 0, np.where(ok, num.fillna(1).to_numpy("int64"), -1)).astype("int64")
 
 
 def _parse_amounts(text: pd.Series, *, allow_negative: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -180,10 +181,14 @@ def _whole_digits(text: pd.Series) -> np.ndarray:
 
 
 def _zip5(text: pd.Series) -> pd.Series:
-    """First five digits; a 3- or 4-digit ZIP (leading zeros lost in a spreadsheet) is padded."""
+    """First five digits of a ZIP or ZIP+4 (with or without its hyphen); a 3- or 4-digit ZIP
+    (leading zeros lost in a spreadsheet) is padded. Any other value is kept as written, so it
+    is reported as not found rather than cut into someone else's ZIP."""
     digits = text.str.replace(r"[\s-].*$", "", regex=True)
-    short = digits.str.fullmatch(r"\d{3,4}").fillna(False)
-    return digits.where(~short, digits.str.zfill(5)).str[:5]
+    short = digits.str.fullmatch(r"[0-9]{3,4}").fillna(False)
+    zip_like = digits.str.fullmatch(r"[0-9]{5}|[0-9]{9}").fillna(False)
+    padded = digits.where(~short, digits.str.zfill(5)).str[:5]
+    return padded.where(zip_like | short, text)
 
 
 def _aside(columns: list[str]) -> dict[str, str]:
@@ -335,7 +340,7 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     extra["dos"] = pd.Series(dos, dtype="datetime64[s]")
 
     def pos_code(t: pd.Series) -> pd.Series:
-        return t.where(~t.str.fullmatch(r"\d"), t.str.zfill(2))
+        return t.where(~t.str.fullmatch(r"[0-9]"), t.str.zfill(2))
 
     extra["pos"] = categorical_by_unique(raw, "place_of_service_code", pos_code)
     extra["hcpcs"] = categorical_by_unique(raw, "hcpcs_code", lambda t: t.str.upper())

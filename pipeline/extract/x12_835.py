@@ -74,7 +74,7 @@ LINE_COLUMNS = (
     "allowed_cents",
 )
 INTEGER_COLUMNS = ("remit_row", "remit_claim", "lines", "x12_segment", "x12_claim_segment")
-_AMOUNT = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")
+_AMOUNT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
 
 def cents(text: str) -> int | None:

@@ -172,6 +172,14 @@ def extract_and_validate(
     except PipelineError as exc:
         quarantine_batch(layout, batch, exc, run_id=run_id)
         raise
+    except Exception as exc:  # a bug must neither lose the batch nor stop the others
+        error = ClaimBatchError(
+            f"internal error ({type(exc).__name__}: {exc}); the batch was quarantined, "
+            "please report this with the file",
+            source=batch["input"],
+        )
+        quarantine_batch(layout, batch, error, run_id=run_id)
+        raise error from exc
     lines = len(batch_file.frame)
     parts = partition_count(lines, partition_lines)
     logger.info(
@@ -411,6 +419,13 @@ def run_day(
             published.append(publish_batch(layout, prepared, run_id=run_id, reference=reference))
         except PipelineError as exc:
             logger.error("batch %s got no report: %s", entry["batch"], exc)
+        except Exception as exc:  # an unexpected failure must not stop the other batches
+            logger.error(
+                "batch %s got no report: internal error (%s: %s); please report it",
+                entry["batch"],
+                type(exc).__name__,
+                exc,
+            )
     summary = finish_run(run, published, published)
     done = {p["batch"] for p in published}
     return {**summary, "failed": [b["batch"] for b in listed if b["batch"] not in done]}

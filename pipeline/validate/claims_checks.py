@@ -14,13 +14,13 @@ from pipeline.extract.batch_files import REQUIRED_COLUMNS
 from pipeline.extract.claims import MAX_DOLLARS_DIGITS, MAX_UNITS
 from pipeline.validate.runner import Check
 
-HCPCS_SHAPE = r"^(?:\d{4}[0-9FMTU]|[A-V]\d{4})$"
+HCPCS_SHAPE = r"^(?:[0-9]{4}[0-9FMTU]|[A-V][0-9]{4})$"
 MODIFIER_SHAPE = r"^[A-Z0-9]{2}$"
-WHOLE_NUMBER = r"^\d+(?:\.0*)?$"
-LINE_NUMBER = r"^\d{1,6}$"
-NPI_SHAPE = r"^\d{10}$"
+WHOLE_NUMBER = r"^[0-9]+(?:\.0*)?$"
+LINE_NUMBER = r"^[0-9]{1,6}$"
+NPI_SHAPE = r"^[0-9]{10}$"
 ICD10CM_SHAPE = r"[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?"
-DIAGNOSIS_COLUMN = re.compile(r"^diagnosis_code_\d+$")
+DIAGNOSIS_COLUMN = re.compile(r"^diagnosis_code_[0-9]+$")
 MODIFIER_COLUMNS = tuple(f"hcpcs_modifier_{i}" for i in range(1, 5))
 NPI_COLUMNS = ("rendering_npi", "billing_npi")
 INPUT_RULE = "INPUT_INVALID"  # input_problem of lines rejected here (catalog rule)

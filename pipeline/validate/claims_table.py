@@ -57,7 +57,7 @@ def _optional_text(values: np.ndarray) -> pd.Series:
 def _parse_dates(text: pd.Series) -> np.ndarray:
     """YYYY-MM-DD (time part ignored) or YYYYMMDD; anything else NaT."""
     dash = pd.to_datetime(text.str[:10], format="%Y-%m-%d", errors="coerce")
-    compact = dash.isna() & text.str.fullmatch(r"\d{8}").fillna(False)
+    compact = dash.isna() & text.str.fullmatch(r"[0-9]{8}").fillna(False)
     plain = pd.to_datetime(text.where(compact), format="%Y%m%d", errors="coerce")
     return dash.where(~compact, plain).to_numpy("datetime64[ns]")
 
@@ -70,7 +70,7 @@ def npi_check_digit_ok(npi: pd.Series) -> np.ndarray:
     digit from the right of the nine, add the digits, add 24 for the prefix.
     """
     out = np.zeros(len(npi), dtype=bool)
-    ten = npi.str.fullmatch(r"\d{10}").fillna(False).to_numpy(bool)
+    ten = npi.str.fullmatch(r"[0-9]{10}").fillna(False).to_numpy(bool)
     if ten.any():
         digits = np.frombuffer("".join(npi[ten]).encode("ascii"), dtype=np.uint8) - 48
         digits = digits.reshape(-1, 10).astype("int64")
@@ -131,7 +131,7 @@ def _pos_text(raw: pd.DataFrame) -> pd.Series:
     """place_of_service_code as the reader reads it: one digit gets a leading zero."""
     text = _text(raw, "place_of_service_code")
     values = pa.array(text.array)
-    one = pc.fill_null(pc.match_substring_regex(values, r"^\d$"), False)
+    one = pc.fill_null(pc.match_substring_regex(values, r"^[0-9]$"), False)
     return _strings(pc.if_else(one, pc.utf8_lpad(values, width=2, padding="0"), values))
 
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from pipeline.extract.releases import Release
 
 CODE = r"^[A-Z0-9]{5}$"
-HCPCS = r"^(?:\d{4}[0-9FMTU]|[A-V]\d{4})$"
+HCPCS = r"^(?:[0-9]{4}[0-9FMTU]|[A-V][0-9]{4})$"
 GPCI_COLUMNS = ("locality_key", "state", "gpci_work", "gpci_pe", "gpci_mp")
 RVU_PARTS = ("work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu", "nf_total", "f_total")
 
@@ -175,7 +175,7 @@ def gpci_checks(gpci: pd.DataFrame, compare: pd.DataFrame | None, compare_name: 
             "gpci_locality_shape",
             "locality keys are CCCCC-LL",
             "ExpectColumnValuesToMatchRegex",
-            {"column": "locality_key", "regex": r"^\d{5}-\d{2}$"},
+            {"column": "locality_key", "regex": r"^[0-9]{5}-[0-9]{2}$"},
         ),
     ]
     for part, column in (("work", "gpci_work"), ("pe", "gpci_pe"), ("mp", "gpci_mp")):
@@ -203,13 +203,13 @@ def zip5_checks() -> list[Check]:
             "zip5_shape",
             "ZIP codes are five digits",
             "ExpectColumnValuesToMatchRegex",
-            {"column": "zip5", "regex": r"^\d{5}$"},
+            {"column": "zip5", "regex": r"^[0-9]{5}$"},
         ),
         Check(
             "zip5_locality_shape",
             "localities are CCCCC-LL",
             "ExpectColumnValuesToMatchRegex",
-            {"column": "locality_key", "regex": r"^\d{5}-\d{2}$"},
+            {"column": "locality_key", "regex": r"^[0-9]{5}-[0-9]{2}$"},
         ),
     ]
 

@@ -330,7 +330,7 @@ def test_text_output(capsys):
             {"code": "78597", "locality": "04412-77"},
             "--locality '04412-77' is not a carrier-locality of the GPCI file of RVU25D",
         ),
-        ({"code": "78597", "zip5": "7703"}, "--zip '7703' is not a ZIP code"),
+        ({"code": "78597", "zip5": "77"}, "--zip '77' is not a ZIP code"),
         ({"code": "78597", "zip5": "00000"}, "--zip 00000 is not in the CMS ZIP file"),
         ({"code": "78597", "dos": "2025-02-30"}, "--date '2025-02-30' is not a date; use YYYY-MM"),
         ({"code": "78597", "dos": "2024-06-01"}, "--date 2024-06-01 is outside the loaded"),

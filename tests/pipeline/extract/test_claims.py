@@ -356,3 +356,38 @@ def test_input_columns_named_like_outputs_are_kept_aside(scrub):
     assert lines["input_input_row"].tolist() == ["7"]
     assert lines["line_status"].tolist() == ["priced"]
     assert list(lines.columns).count("input_row") == 1
+
+
+def test_digits_other_than_ascii_are_not_numbers(scrub):
+    """Arabic-Indic and full-width digits are rejected with the field named, never a crash."""
+    result = scrub(
+        {"hcpcs_code": "99213", "service_unit_quantity": "٣", "patient_id": "A"},
+        {"hcpcs_code": "99213", "service_unit_quantity": "１", "patient_id": "B"},
+        {"hcpcs_code": "99213", "charge_amount": "١٢", "patient_id": "C"},
+        {"hcpcs_code": "99213", "rendering_npi": "١١٢٤٠٠٢٧٤٦", "patient_id": "D"},
+        {"hcpcs_code": "99213", "patient_id": "E"},
+        whole_batch=False,
+    )
+    assert result.lines["line_status"].tolist()[:4] == ["rejected"] * 4
+    assert result.lines["line_status"].tolist()[4] == "priced"
+    assert [flags_of(result, row) for row in (1, 2, 3)] == [
+        ["INPUT_BAD_UNITS"],
+        ["INPUT_BAD_UNITS"],
+        ["INPUT_BAD_AMOUNT"],
+    ]
+    assert flags_of(result, 4) == ["INPUT_INVALID"]
+
+
+def test_comma_as_decimal_point_and_six_digit_zip(scrub):
+    """'12,50' is not read as $1,250.00; a six-digit ZIP is not cut to someone else's ZIP."""
+    result = scrub(
+        {"hcpcs_code": "99213", "charge_amount": "12,50", "patient_id": "A"},
+        {"hcpcs_code": "99213", "charge_amount": "$1,250.00", "patient_id": "B"},
+        {"hcpcs_code": "99213", "service_zip": "123456", "patient_id": "C"},
+        whole_batch=False,
+    )
+    assert result.lines["line_status"].tolist() == ["rejected", "priced", "priced"]
+    assert flags_of(result, 1) == ["INPUT_BAD_AMOUNT"]
+    assert result.lines["billed_cents"].tolist()[1] == 125000
+    assert flags_of(result, 3) == ["ZIP_NOT_FOUND"]
+    assert "ZIP 123456 is not in the CMS ZIP5 file." in result.flags["reason"].tolist()

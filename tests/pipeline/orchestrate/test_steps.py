@@ -358,3 +358,24 @@ def test_local_store_keeps_no_empty_folders(layout, tmp_path):
     store.write_bytes("top.txt", b"t")
     store.delete("top.txt")
     assert root.is_dir()  # the store root itself stays
+
+
+def test_unexpected_error_quarantines_the_batch_and_the_others_go_on(layout, monkeypatch):
+    """A bug in one batch's checks is reported and quarantined; the next batch is scrubbed."""
+    from pipeline.orchestrate import nightly
+
+    drop(layout, "a_first.csv", batch({"hcpcs_code": "99213"}).to_csv(index=False))
+    drop(layout, "z_second.csv", batch({"hcpcs_code": "99214"}).to_csv(index=False))
+    real_check = nightly.check_batch
+
+    def broken_for_first(batch_file, source):
+        if "a_first" in source:
+            raise TypeError("boolean value of NA is ambiguous")
+        return real_check(batch_file, source)
+
+    monkeypatch.setattr(nightly, "check_batch", broken_for_first)
+    result = nightly.run_day(layout, DAY, partition_lines=10, run_id="r1")
+    assert result["failed"] == ["a_first"]
+    reason = json.loads(layout.claims_quarantine(DAY, "a_first").read_bytes("reason.json"))
+    assert "internal error (TypeError: boolean value of NA is ambiguous)" in reason["reason"]
+    assert layout.claims_quarantine(DAY, "z_second").list("") == []

@@ -43,7 +43,8 @@ def apply_bilateral(ctx: PricingContext, priced: np.ndarray, fee: np.ndarray, bi
     one_side = priced & ~bilateral & (rt ^ lt) & (units == 1) & is_in(bilat, ["0", "1", "2"])
     if one_side.any():
         rows = np.flatnonzero(one_side)
-        sub = pd.DataFrame({"g": ctx.group[rows], "code": ctx.hcpcs[rows], "rt": rt[rows]})
+        code = np.asarray(ctx.hcpcs[rows], dtype=object)
+        sub = pd.DataFrame({"g": ctx.group[rows], "code": code, "rt": rt[rows]})
         both_sides = sub.groupby(["g", "code"])["rt"].transform("nunique").to_numpy() == 2
         first_of_side = sub.groupby(["g", "code", "rt"]).cumcount().to_numpy() == 0
         paired = rows[both_sides & first_of_side]

@@ -40,7 +40,7 @@ class PricingContext:
     idx: np.ndarray  # line_index per line
     group: np.ndarray  # id of (patient, provider, date of service)
     units: np.ndarray
-    hcpcs: np.ndarray
+    hcpcs: pd.api.extensions.ExtensionArray
     mods: Modifiers
 
     @classmethod
@@ -53,7 +53,7 @@ class PricingContext:
             idx=lines["line_index"].to_numpy("int64"),
             group=group_ids(lines["patient_key"], lines["provider"], lines["dos"]),
             units=lines["units"].to_numpy("int64"),
-            hcpcs=lines["hcpcs"].to_numpy(object),
+            hcpcs=lines["hcpcs"].array,  # categorical from normalize: taken only where flagged
             mods=Modifiers(lines),
         )
 

@@ -146,8 +146,10 @@ class MultipleProcedures:
             lead_reduced = pd.Series(n_reduced[sel], index=fam_id[sel])
             lead_reduced = lead_reduced[lead_reduced.index >= 0]
             n_reduced[in_family] = lead_reduced.reindex(fam_id[in_family]).to_numpy()
-        per_proc = np.where(fam_id >= 0, after, rank_amount)
-        red = np.where(std, kept_reduction(per_proc, n_reduced, r["standard_reduced"]), 0)
+        red = np.zeros(ctx.n, dtype="int64")
+        at = np.flatnonzero(std & (n_reduced != 0))
+        per_proc = np.where(fam_id[at] >= 0, after[at], rank_amount[at])
+        red[at] = kept_reduction(per_proc, n_reduced[at], r["standard_reduced"])
         self._record(red, "multiple procedure 50%")
         ctx.flags.add(
             "MPPR_REDUCED",

@@ -574,10 +574,16 @@ def _duplicates(lines: pd.DataFrame, usable: np.ndarray) -> np.ndarray:
     claim_ids, claims = factorized(claim.array[sel])
     line_ids, line_numbers = factorized(lines["claim_line_number"].array[sel])
     key = (claim_ids + 1) * (len(line_numbers) + 1) + (line_ids + 1)
-    ids, _ = factorized_keys(key, (len(claims) + 1) * (len(line_numbers) + 1))
+    space = (len(claims) + 1) * (len(line_numbers) + 1)
+    dupe = np.zeros(len(lines), dtype=bool)
+    if space <= 8 * len(key) + 1_000_000:  # the usual batch: a byte per key says "no repeats"
+        seen = np.zeros(space, dtype=bool)
+        seen[key] = True
+        if np.count_nonzero(seen) == len(key):
+            return dupe
+    ids, _ = factorized_keys(key, space)
     first = np.empty(int(ids.max()) + 1 if len(ids) else 0, dtype="int64")
     first[ids[::-1]] = np.arange(len(ids) - 1, -1, -1)  # the first line of each key
-    dupe = np.zeros(len(lines), dtype=bool)
     dupe[sel] = first[ids] != np.arange(len(ids))
     return dupe
 
@@ -717,7 +723,9 @@ def _describe(priced, capped, bilateral_bp, mppr_notes, role_bp, nonpar, charge_
     flags = [capped, *(mask for mask, _ in mppr_notes), nonpar, charge_lower]
     key = np.zeros(len(sel), dtype="int64")
     for mask in flags:
-        key = key * 2 + np.asarray(mask, bool)[sel]
+        mask = np.asarray(mask, bool)
+        if mask.any():  # an adjustment no line has cannot tell combinations apart
+            key = key * 2 + mask[sel]
     for bp in (bilateral_bp, role_bp):  # non-negative percentages in hundredths
         values = np.asarray(bp, dtype="int64")[sel]
         key = key * (int(values.max()) + 1) + values

@@ -86,22 +86,32 @@ class RvuRows:
 
 
 class RvuIndex:
-    """All releases' RVU rows, keyed by (release index, HCPCS, modifier)."""
+    """All releases' RVU rows, keyed by (release index, HCPCS, modifier).
+
+    Codes and modifiers are numbered once per index; a dense table over (release, code,
+    modifier) numbers gives each key's row, so a lookup maps a batch's distinct codes to
+    those numbers and then only indexes integer arrays.
+    """
 
     def __init__(self, ref: ReferenceData) -> None:
         table = pd.concat(
             [r.rvu.assign(release_idx=i) for i, r in enumerate(ref.releases)], ignore_index=True
         )
-        self.index = pd.MultiIndex.from_arrays(
-            [
-                table["release_idx"].to_numpy(),
-                table["hcpcs"].to_numpy(object),
-                table["mod"].to_numpy(object),
-            ]
-        )
-        self.codes = pd.MultiIndex.from_arrays(
-            [table["release_idx"].to_numpy(), table["hcpcs"].to_numpy(object)]
-        ).unique()
+        code_ids, code_vocab = pd.factorize(table["hcpcs"].to_numpy(object))
+        mod_ids, mod_vocab = pd.factorize(table["mod"].to_numpy(object))
+        self.code_vocab = pd.Index(code_vocab, dtype=object)
+        self.mod_vocab = pd.Index(mod_vocab, dtype=object)
+        self.n_releases = len(ref.releases)
+        width = len(self.code_vocab) * len(self.mod_vocab)
+        key = table["release_idx"].to_numpy("int64") * width + code_ids * len(self.mod_vocab)
+        key += mod_ids
+        # Row of each (release, code, modifier), -1 where absent; a repeated key keeps its
+        # first row, as a hash index would.
+        self.row_of = np.full(self.n_releases * width + 1, -1, dtype="int64")
+        self.row_of[key[::-1]] = np.arange(len(key) - 1, -1, -1)
+        rel_code = table["release_idx"].to_numpy("int64") * len(self.code_vocab) + code_ids
+        self.code_present = np.zeros(self.n_releases * len(self.code_vocab) + 1, dtype=bool)
+        self.code_present[rel_code] = True
         # Each column ends with one default value, picked by position -1 when a key is absent.
         self.columns: dict[str, np.ndarray] = {}
         # Text indicators are small vocabularies: kept as category codes, so per-line tests
@@ -116,6 +126,10 @@ class RvuIndex:
         for c in FLAG_FIELDS:
             self.columns[c] = np.append(table[c].to_numpy(bool), False)
 
+    def _code_numbers(self, codes: Codes) -> np.ndarray:
+        """The index's number of each line's code, -1 where the index has no such code."""
+        return np.append(self.code_vocab.get_indexer(codes.uniques), -1)[codes.ids]
+
     def lookup(
         self,
         rel: np.ndarray,
@@ -124,20 +138,17 @@ class RvuIndex:
         fields: tuple[str, ...] | None = None,
     ) -> RvuRows:
         """Rows for (release, code, modifier) per line; `mod` is per line or one value."""
-        n = len(rel)
+        code = self._code_numbers(codes)
         if isinstance(mod, str):
-            mod_ids, mod_uniques = np.zeros(n, dtype="int64"), np.array([mod], dtype=object)
+            at = self.mod_vocab.get_indexer([mod])[0]
+            mod_number = np.full(len(rel), at, dtype="int64")
         else:
             mod_ids, mod_uniques = factorized(mod)
-        c, m = len(codes.uniques) + 1, len(mod_uniques) + 1
-        key = (rel.astype("int64") * c + codes.ids) * m + mod_ids
-        key_ids, key_uniques = factorized_keys(key, (int(rel.max(initial=0)) + 1) * c * m)
-        r, rest = np.divmod(key_uniques, c * m)
-        code_u, mod_u = np.divmod(rest, m)
-        wanted = pd.MultiIndex.from_arrays(
-            [r, codes.uniques[code_u], np.asarray(mod_uniques, dtype=object)[mod_u]]
-        )
-        pos = self.index.get_indexer(wanted)[key_ids] if n else np.zeros(0, "int64")
+            mod_number = np.append(self.mod_vocab.get_indexer(mod_uniques), -1)[mod_ids]
+        known = (code >= 0) & (mod_number >= 0) & (rel >= 0) & (rel < self.n_releases)
+        key = (rel.astype("int64") * len(self.code_vocab) + code) * len(self.mod_vocab)
+        key += mod_number
+        pos = self.row_of[np.where(known, key, len(self.row_of) - 1)]
         names = fields or tuple(self.columns)
         return RvuRows(pos >= 0, {name: self._take(name, pos) for name in names})
 
@@ -149,12 +160,10 @@ class RvuIndex:
 
     def has_code(self, rel: np.ndarray, codes: Codes) -> np.ndarray:
         """Whether the code has any row (any modifier) in the release."""
-        width = len(codes.uniques) + 1
-        key = rel.astype("int64") * width + codes.ids
-        key_ids, key_uniques = factorized_keys(key, (int(rel.max(initial=0)) + 1) * width)
-        r, code_u = np.divmod(key_uniques, len(codes.uniques) + 1)
-        wanted = pd.MultiIndex.from_arrays([r, codes.uniques[code_u]])
-        return (self.codes.get_indexer(wanted) >= 0)[key_ids]
+        code = self._code_numbers(codes)
+        known = (code >= 0) & (rel >= 0) & (rel < self.n_releases)
+        key = rel.astype("int64") * len(self.code_vocab) + code
+        return self.code_present[np.where(known, key, len(self.code_present) - 1)]
 
 
 LOCALITY_SOURCES = ("zip", "zip_not_found", "default", NATIONAL, "carrier_locality")

@@ -402,8 +402,8 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
             )
 
     extra["zip5"] = categorical_by_unique(raw, "service_zip", _zip5)
-    extra["carrier"] = _obj(column_by_unique(raw, "carrier"))
-    extra["locality"] = _obj(column_by_unique(raw, "locality"))
+    extra["carrier"] = categorical_by_unique(raw, "carrier")
+    extra["locality"] = categorical_by_unique(raw, "locality")
     part = column_by_unique(raw, "participating", lambda t: t.str.upper())
     extra["is_participating"] = ~np.isin(part, ["N", "NO", "FALSE", "0"])
 

@@ -26,7 +26,7 @@ def apply_bilateral(ctx: PricingContext, priced: np.ndarray, fee: np.ndarray, bi
     }
     ind_bp = np.full(ctx.n, 10000, dtype="int64")
     for ind, bp in by_ind.items():
-        ind_bp[bilat == ind] = bp
+        ind_bp[is_in(bilat, [ind])] = bp
     units = ctx.units
     mod50 = ctx.has_mod("50")
     rt, lt = ctx.has_mod("RT"), ctx.has_mod("LT")
@@ -34,8 +34,10 @@ def apply_bilateral(ctx: PricingContext, priced: np.ndarray, fee: np.ndarray, bi
     two_units = priced & ~declared & (units == 2) & is_in(bilat, ["1", "2"])
     bilateral = declared | two_units
 
-    base = np.where(bilateral, apply_bp(fee, ind_bp), fee * units)
-    proc_count = np.where(bilateral, np.where(bilat == "3", 2, 1), units)
+    base = fee * units
+    both = np.flatnonzero(bilateral)
+    base[both] = apply_bp(fee[both], ind_bp[both])
+    proc_count = np.where(bilateral, np.where(is_in(bilat, ["3"]), 2, 1), units)
     bp = np.where(bilateral, ind_bp, 0)
     pair_id = np.full(ctx.n, -1, dtype="int64")
 
@@ -54,7 +56,7 @@ def apply_bilateral(ctx: PricingContext, priced: np.ndarray, fee: np.ndarray, bi
         bp[paired] = ind_bp[paired]
         bilateral[paired] = True
 
-    invalid = bilateral & (bilat == "9")
+    invalid = bilateral & is_in(bilat, ["9"])
     ctx.flags.add(
         "BILATERAL_MODIFIER_INVALID",
         invalid,

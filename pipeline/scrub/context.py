@@ -91,8 +91,13 @@ def setting_fee(row, facility: np.ndarray, gpci) -> tuple[np.ndarray, ...]:
     pe = np.where(facility, row["f_pe_rvu"], row["nf_pe_rvu"])
     fee = to_cents(fee_1e9(w, pe, mp, gw, gpe, gmp, cf))
     opps_pe = np.where(facility, row["opps_f_pe"], row["opps_nf_pe"])
-    opps = to_cents(fee_1e9(w, opps_pe, row["opps_mp"], gw, gpe, gmp, cf))
-    capped = ((opps_pe > 0) | (row["opps_mp"] > 0)) & (opps < fee)
+    opps_mp = row["opps_mp"]
+    # Only imaging rows carry OPPS values: the OPPS amount is 0 elsewhere and never applies.
+    at = np.flatnonzero((opps_pe > 0) | (opps_mp > 0))
+    opps = np.zeros(len(fee), dtype="int64")
+    opps[at] = to_cents(fee_1e9(w[at], opps_pe[at], opps_mp[at], gw[at], gpe[at], gmp[at], cf[at]))
+    capped = np.zeros(len(fee), dtype=bool)
+    capped[at] = opps[at] < fee[at]
     return pe, fee, opps, capped
 
 

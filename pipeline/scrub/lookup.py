@@ -197,13 +197,13 @@ def resolve_locality(
     key_ids[zip_ids < 0] = len(keys) - 1
     source = np.append(source_u, 2 if default_locality else 3)[key_ids]
     plus_four = np.append(plus4_u & found_u, False)[key_ids]
-    carrier_a, locality_a = np.asarray(carrier, object), np.asarray(locality, object)
-    given = (carrier_a != "") & (locality_a != "")
+    given = _filled(carrier) & _filled(locality)
     if given.any():
+        at = np.flatnonzero(given)
         given_key = (
-            pd.Series(carrier_a[given]).str.zfill(5)
+            pd.Series(_values_at(carrier, at)).str.zfill(5)
             + "-"
-            + pd.Series(locality_a[given]).str.zfill(2)
+            + pd.Series(_values_at(locality, at)).str.zfill(2)
         )
         ids, uniques = pd.factorize(given_key.to_numpy(object))
         key_ids[given] = len(keys) + ids
@@ -218,6 +218,18 @@ def resolve_locality(
         source, dtype=pd.CategoricalDtype(pd.Index(LOCALITY_SOURCES, dtype=object))
     )
     return key, how, plus_four
+
+
+def _filled(values: pd.Series) -> np.ndarray:
+    """Per line: whether the text is neither blank nor missing (once per distinct value)."""
+    ids, uniques = factorized(values)
+    return np.append(np.asarray(uniques, dtype=object) != "", False)[ids]
+
+
+def _values_at(values: pd.Series, at: np.ndarray) -> np.ndarray:
+    """The text of the lines at positions `at`, as an object array."""
+    ids, uniques = factorized(values)
+    return np.asarray(uniques, dtype=object)[ids[at]]
 
 
 def attach_gpci(

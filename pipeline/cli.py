@@ -89,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--zip", help="service ZIP code (default: national GPCIs 1.000)")
     explain.add_argument("--json", action="store_true", help="print JSON for tools")
     explain.add_argument(
+        "--all-codes",
+        action="store_true",
+        help="list every NCCI partner code in text (default: the first 40 of each group)",
+    )
+    explain.add_argument(
         "--reports",
         metavar="OUT",
         help="report folder (or s3://...) of earlier runs, for denial patterns in its history",
@@ -401,7 +406,8 @@ def explain(args: argparse.Namespace) -> int:
         zip5=args.zip,
         reports=Destination(str(args.reports)) if args.reports else None,
     )
-    print(json.dumps(doc, indent=2) if args.json else render(doc), end="\n" if args.json else "")
+    text = json.dumps(doc, indent=2) if args.json else render(doc, all_codes=args.all_codes)
+    print(text, end="\n" if args.json else "")
     return 0
 
 

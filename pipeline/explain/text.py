@@ -109,14 +109,21 @@ def _indicators(doc: dict) -> list[str]:
     return out
 
 
-def _codes_line(label: str, rows: list[dict]) -> list[str]:
+# Partner codes listed per group in text; a code can have thousands (99213: 5,947 in one).
+SHOWN_PARTNERS = 40
+
+
+def _codes_line(label: str, rows: list[dict], all_codes: bool) -> list[str]:
     if not rows:
         return []
-    codes = " ".join(r["code"] for r in rows)
-    return _wrap(f"{label} ({len(rows)}): {codes}", "    ")
+    shown = rows if all_codes else rows[:SHOWN_PARTNERS]
+    codes = " ".join(r["code"] for r in shown)
+    if len(shown) < len(rows):
+        codes += f" ... and {len(rows) - len(shown):,} more (--all-codes lists them)"
+    return _wrap(f"{label} ({len(rows):,}): {codes}", "    ")
 
 
-def _ncci(doc: dict) -> list[str]:
+def _ncci(doc: dict, all_codes: bool = False) -> list[str]:
     n, code = doc["ncci"], doc["code"]
     lag = f"; {n['days_older_than_the_quarter']} days older than this date's quarter"
     out = [
@@ -134,11 +141,11 @@ def _ncci(doc: dict) -> list[str]:
             continue
         out.append(f"  {words}:")
         never = [r for r in rows if r["modifier_indicator"] == 0]
-        out += _codes_line("MI 0, no modifier bypasses", never)
+        out += _codes_line("MI 0, no modifier bypasses", never, all_codes)
         bypass = [r for r in rows if r["modifier_indicator"] == 1]
         if bypass:
             label = f"MI 1, a modifier may bypass: {bypass[0]['bypass_modifiers']}"
-            out += _codes_line(label, bypass)
+            out += _codes_line(label, bypass, all_codes)
     mue = n["mue"]
     if mue:
         per = "line" if mue["mai"] == 1 else "day"
@@ -209,7 +216,8 @@ def _denials(doc: dict) -> list[str]:
     return out
 
 
-def render(doc: dict) -> str:
-    """The whole document as text lines."""
-    parts = [_header, _rvus, _amounts, _indicators, _ncci, _tips, _denials]
-    return "\n".join(line for part in parts for line in part(doc)) + "\n"
+def render(doc: dict, *, all_codes: bool = False) -> str:
+    """The whole document as text lines; NCCI partners shortened unless `all_codes`."""
+    lines = [*_header(doc), *_rvus(doc), *_amounts(doc), *_indicators(doc)]
+    lines += [*_ncci(doc, all_codes), *_tips(doc), *_denials(doc)]
+    return "\n".join(lines) + "\n"

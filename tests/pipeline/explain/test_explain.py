@@ -366,3 +366,13 @@ def test_render_carrier_priced_code(explain):
     text = render(explain("A9540"))
     assert "  global                    carrier-priced *        carrier-priced *" in text
     assert "Status C: carrier-priced" in text
+
+
+def test_render_lists_the_first_partners_of_each_group_unless_asked_for_all(explain):
+    doc = explain("99213")
+    short, whole = render(doc), render(doc, all_codes=True)
+    header = "    MI 1, a modifier may bypass: 59 or XE/XS/XP/XU (or an anatomic modifier such as"
+    assert header + " RT/LT) (5,947):" in short
+    assert "0484T ... and 5,907 more (--all-codes lists them)" in short
+    assert " Q2043" not in short and short.count("\n") == 48
+    assert "P3001 Q0091 Q2043" in whole and "more (--all-codes" not in whole

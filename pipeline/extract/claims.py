@@ -92,6 +92,38 @@ def identifier_columns(columns: list[str]) -> list[str]:
     return out
 
 
+WITHHELD = "its values are withheld because the file has identifier columns"
+
+
+def withheld_rows(raw: pd.DataFrame) -> np.ndarray:
+    """Rows that did not split into the header's columns, in a file with identifier columns.
+
+    Such a row may hold an identifier's value under another column's name, so none of its
+    values may reach a report, a flag or a validation result (input_row locates it).
+    """
+    if MALFORMED_COLUMN not in raw:
+        return np.zeros(len(raw), dtype=bool)
+    split_wrong = (raw[MALFORMED_COLUMN].fillna("") != "").to_numpy(bool)
+    if not split_wrong.any() or not identifier_columns(_data_columns(raw)):
+        return np.zeros(len(raw), dtype=bool)
+    return split_wrong
+
+
+def withhold_split_rows(raw: pd.DataFrame) -> pd.DataFrame:
+    """The batch with every value of the withheld rows (see withheld_rows) blanked."""
+    withheld = withheld_rows(raw)
+    if not withheld.any():
+        return raw
+    out = raw.copy()
+    for col in _data_columns(raw):
+        out[col] = out[col].astype("string").mask(withheld, "")
+    return out
+
+
+def _data_columns(raw: pd.DataFrame) -> list[str]:
+    return [c for c in raw.columns if not str(c).startswith("_claims_scrub")]
+
+
 def read_batch(path: Path) -> pd.DataFrame:
     """Read a batch file into text columns (see batch_files.read_batch_file)."""
     return read_batch_file(path).frame.drop(columns=[ROW_COLUMN, MALFORMED_COLUMN])
@@ -307,6 +339,8 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     zip5) are categoricals, so later steps compare integer codes.
     """
     raw = raw.reset_index(drop=True)
+    withheld = withheld_rows(raw)
+    raw = withhold_split_rows(raw)
     n = len(raw)
     rows = raw[ROW_COLUMN].to_numpy("int64") if ROW_COLUMN in raw else np.arange(1, n + 1)
     malformed = (
@@ -314,18 +348,11 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
         if MALFORMED_COLUMN in raw
         else np.full(n, "", dtype=object)
     )
-    dropped = identifier_columns([c for c in raw.columns if not c.startswith("_")])
+    dropped = identifier_columns(_data_columns(raw))
     if dropped:
         logger.warning("dropped %d identifier column(s): %s", len(dropped), ", ".join(dropped))
     keep = raw.drop(columns=dropped + [c for c in (ROW_COLUMN, MALFORMED_COLUMN) if c in raw])
     keep = keep.rename(columns=_aside(list(keep.columns)))
-    split_wrong = malformed != ""
-    if dropped and split_wrong.any():
-        # A row that did not split into the header's columns may hold an identifier's value
-        # under another column's name: its fields are withheld (input_row locates it).
-        blank = pd.Series("", index=keep.index, dtype="string")
-        for col in keep.columns:
-            keep[col] = keep[col].astype("string").where(~split_wrong, blank)
     extra: dict[str, object] = {"line_index": np.arange(n, dtype="int64"), "input_row": rows}
 
     # Integer id of the claim id as written, so later steps never hash the text again.
@@ -428,6 +455,7 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     is_malformed = malformed != ""
     problem[is_malformed] = "INPUT_MALFORMED_ROW"
     detail[is_malformed] = malformed[is_malformed]
+    detail[withheld] = [f"{text}; {WITHHELD}" for text in malformed[withheld]]
     extra["input_problem"] = _obj(problem)
     extra["input_detail"] = _obj(detail)
     extra["paid_problem"] = _obj(paid_note)

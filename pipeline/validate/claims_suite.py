@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from pipeline.extract.claims import withheld_rows, withhold_split_rows
 from pipeline.scrub.flags import FlagCollector
 from pipeline.validate.claims_checks import INPUT_RULE, REASONS, batch_checks, line_checks
 from pipeline.validate.claims_table import validation_frame
@@ -115,6 +116,8 @@ def validate_claims(
     max_reject_share: float,
 ) -> ClaimValidation:
     """Run the claim suites on a batch (`raw` as read, `lines` as normalize_batch made it)."""
+    withheld = withheld_rows(raw.reset_index(drop=True))
+    raw = withhold_split_rows(raw.reset_index(drop=True))
     batch = run_suite("claim_batch", "claim_batch", raw, batch_checks())
     result = ClaimValidation(batch=batch, run_date=run_date.isoformat())
     result.max_reject_share = max_reject_share
@@ -150,6 +153,8 @@ def validate_claims(
     if extra.any():
         names[extra] = problem[extra]
         reasons[extra] = lines["input_detail"].to_numpy(object)[extra]
+    # A withheld row's checks saw blanks; its reason is the reader's, which says why.
+    reasons[withheld] = lines["input_detail"].to_numpy(object)[withheld]
     result.failed_checks, result.reasons = names, reasons
     result.rejected = names != ""
     _, result.warnings = _per_line(warning, shown, n)

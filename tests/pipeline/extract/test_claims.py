@@ -184,6 +184,51 @@ def test_a_row_split_wrong_never_shows_an_identifier_under_another_name(
         assert b"ZZMEMBER" not in (tmp_path / "out" / "shift" / name).read_bytes(), name
 
 
+LEAK = (
+    "claim_id,claim_line_number,claim_line_start_date,hcpcs_code,member_name,member_dob,"
+    "charge_amount,service_unit_quantity,service_zip\n"
+    "L1,1,2025-05-19,99213,ZZDOE, ZZJANE,1950-02-03,69.55,1,60611\n"
+    "L2,1,2025-05-19,99213,ZZROE,1945-02-02,69.55,1,60611\n"
+)
+WITHHELD_REASON = (
+    "row has 10 fields where the header has 9; its values are withheld because the file has "
+    "identifier columns"
+)
+
+
+@pytest.mark.parametrize(
+    ("share", "folder"),
+    [
+        pytest.param("1", "leak", id="published"),
+        pytest.param("0", "failed", id="batch failed"),
+    ],
+)
+def test_a_shifted_row_in_a_file_with_identifiers_echoes_no_value(
+    tmp_path, reference, config, share, folder
+):
+    """The name's comma shifts the birth date under charge_amount: no report may show it."""
+    from pipeline.errors import ClaimBatchError
+    from pipeline.report.storage import Destination
+    from pipeline.run import scrub_file
+
+    config = type(config)(**{**config.__dict__, "max_reject_share": float(share)})
+    path = _write(tmp_path, "leak.csv", LEAK)
+    try:
+        scrub_file(path, reference, config, Destination(str(tmp_path / "out")), use_history=False)
+    except ClaimBatchError:
+        assert folder == "failed"
+    files = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    written = {p.name for p in files}
+    assert {"rejects.csv", "rejects.parquet", "validation.json", "validation.html"} <= written
+    for file in files:
+        data = file.read_bytes()
+        for value in (b"ZZDOE", b"ZZJANE", b"1950-02-03", b"ZZROE", b"1945-02-02"):
+            assert value not in data, (file.name, value)
+    rejects = pd.read_csv(next(p for p in files if p.name == "rejects.csv"), dtype=str)
+    assert rejects["input_row"].tolist() == ["1"]
+    assert rejects["reason"].tolist() == [WITHHELD_REASON]
+
+
 def test_malformed_row_is_kept_in_place(tmp_path, reference, config):
     from pipeline.report.storage import Destination
     from pipeline.run import scrub_file

@@ -76,7 +76,7 @@ def read_batch_file(path: Path) -> BatchFile:
             )
     except ClaimBatchError:
         raise
-    except (OSError, EOFError, zlib.error, pa.ArrowException, ValueError) as exc:
+    except (OSError, EOFError, zlib.error, pa.ArrowException, ValueError, csv.Error) as exc:
         raise ClaimBatchError(
             f"cannot read the batch ({type(exc).__name__}: {str(exc)[:200]}); check that the "
             "file is complete and is CSV or Parquet",
@@ -113,7 +113,7 @@ def _read_csv(path: Path) -> BatchFile:
     if encoding != "utf-8":
         logger.warning("%s is not UTF-8; reading it as %s", path.name, encoding)
         data = data.decode(encoding).encode("utf-8")
-    data = data.removeprefix(b"\xef\xbb\xbf")
+    data = _unix_newlines(data.removeprefix(b"\xef\xbb\xbf"))
     header = _header(data[: 1 << 16], "utf-8")
     names = _unique_names(header)
     bad: list[tuple[int, int, str]] = []
@@ -146,6 +146,16 @@ def _read_csv(path: Path) -> BatchFile:
     frame = _with_malformed(frame, bad, names)
     renamed = {h: n for h, n in zip(header, names, strict=True) if h != n}
     return BatchFile(frame, encoding, len(bad), renamed)
+
+
+def _unix_newlines(data: bytes) -> bytes:
+    """A file whose lines end in CR alone (Excel for Mac's "CSV (Macintosh)") with LF endings.
+
+    Only when no LF occurs at all: in a CRLF file a lone CR inside a quoted value is data.
+    """
+    if b"\r" in data and b"\n" not in data:
+        return data.replace(b"\r", b"\n")
+    return data
 
 
 def _swallowed_lines(data: bytes, frame: pd.DataFrame, bad: list, width: int) -> bool:

@@ -287,6 +287,28 @@ def test_quoted_note_spanning_lines_is_one_value(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "newline",
+    [
+        pytest.param("\n", id="LF"),
+        pytest.param("\r\n", id="CRLF"),
+        pytest.param("\r", id="CR only (Excel for Mac)"),
+    ],
+)
+def test_any_line_ending_is_read(tmp_path, newline):
+    text = (
+        HEADER.replace(",service_zip", ",note")
+        + 'C1,1,2025-10-15,99213,100,"two\nlines"\n'
+        + "C1,2,2025-10-15,99214,100,plain\n"
+    )
+    frame = read_batch(_write(tmp_path, "b.csv", text.replace("\n", newline)))
+    assert frame["hcpcs_code"].tolist() == ["99213", "99214"]
+    assert frame["note"].tolist() == [
+        "two" + ("\n" if newline == "\r" else newline) + "lines",
+        "plain",
+    ]
+
+
+@pytest.mark.parametrize(
     ("content", "message"),
     [
         pytest.param("", "the file is empty", id="empty"),

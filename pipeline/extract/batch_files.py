@@ -15,6 +15,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
@@ -99,6 +100,27 @@ def _header(raw: bytes, encoding: str) -> list[str]:
 
 
 def _read_csv(path: Path) -> BatchFile:
+    data, encoding = _utf8_bytes(path)
+    header = _header(data[: 1 << 16], "utf-8")
+    names = _unique_names(header)
+    frame, bad = _arrow_rows(data, names)
+    if _swallowed_lines(data, frame, bad, len(names)):
+        logger.warning(
+            "%s: a quote is opened and never closed, so whole lines were read as one value; "
+            "reading the file line by line instead (fix the quote in the source file)",
+            path.name,
+        )
+        frame, bad = _read_line_by_line(data, names)
+    elif extra := _common_extra_fields(bad, len(names), len(frame) + len(bad)):
+        frame, bad = _read_with_extra_fields(data, names, extra)
+    frame = _with_malformed(frame, bad, names)
+    renamed = {h: n for h, n in zip(header, names, strict=True) if h != n}
+    malformed = int((frame[MALFORMED_COLUMN] != "").sum())
+    return BatchFile(frame, encoding, malformed, renamed)
+
+
+def _utf8_bytes(path: Path) -> tuple[bytes, str]:
+    """The file's bytes (gunzipped) as UTF-8 with LF line ends, and the encoding it had."""
     data = path.read_bytes()
     if _is_gzip(path):
         data = gzip.decompress(data)
@@ -113,9 +135,11 @@ def _read_csv(path: Path) -> BatchFile:
     if encoding != "utf-8":
         logger.warning("%s is not UTF-8; reading it as %s", path.name, encoding)
         data = data.decode(encoding).encode("utf-8")
-    data = _unix_newlines(data.removeprefix(b"\xef\xbb\xbf"))
-    header = _header(data[: 1 << 16], "utf-8")
-    names = _unique_names(header)
+    return _unix_newlines(data.removeprefix(b"\xef\xbb\xbf")), encoding
+
+
+def _arrow_rows(data: bytes, names: list[str]) -> tuple[pd.DataFrame, list]:
+    """The rows that split into `names` as text columns, and (line, fields, text) of the rest."""
     bad: list[tuple[int, int, str]] = []
 
     def on_bad_row(row) -> str:
@@ -135,17 +159,33 @@ def _read_csv(path: Path) -> BatchFile:
             quoted_strings_can_be_null=False,
         ),
     )
-    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
-    if _swallowed_lines(data, frame, bad, len(names)):
-        logger.warning(
-            "%s: a quote is opened and never closed, so whole lines were read as one value; "
-            "reading the file line by line instead (fix the quote in the source file)",
-            path.name,
-        )
-        frame, bad = _read_line_by_line(data, names)
-    frame = _with_malformed(frame, bad, names)
-    renamed = {h: n for h, n in zip(header, names, strict=True) if h != n}
-    return BatchFile(frame, encoding, len(bad), renamed)
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get), bad
+
+
+def _common_extra_fields(bad: list, width: int, records: int) -> int:
+    """How many fields past the header most rows have (Excel's trailing comma), else 0.
+
+    Rows the reader refuses are handled one by one in Python; when most rows carry the same
+    extra fields, reading the file again with that many more columns is much faster.
+    """
+    counts = pd.Series([count for _, count, _ in bad if count > width], dtype="int64")
+    if counts.empty:
+        return 0
+    common = int(counts.mode().iloc[0])
+    return common - width if (counts == common).sum() * 2 > records else 0
+
+
+def _read_with_extra_fields(data: bytes, names: list[str], extra: int) -> tuple[pd.DataFrame, list]:
+    """Read with `extra` more columns; rows whose extra fields are not all blank are
+    malformed, the extra columns are dropped. Rows of the header's width come back as
+    refused rows, which _with_malformed keeps as they are."""
+    padded = names + [f"_claims_scrub_extra_{i}" for i in range(1, extra + 1)]
+    frame, bad = _arrow_rows(data, padded)
+    tail = frame[padded[len(names) :]]
+    filled = tail.apply(lambda col: col.str.strip() != "").any(axis=1).to_numpy(bool)
+    problem = f"row has {len(padded)} fields where the header has {len(names)}"
+    frame = frame[names].assign(**{MALFORMED_COLUMN: np.where(filled, problem, "")})
+    return frame, bad
 
 
 def _unix_newlines(data: bytes) -> bytes:
@@ -228,27 +268,36 @@ def _with_malformed(
     if len(set(records)) != len(records) or any(not 1 <= r <= total for r in records):
         records = list(range(total - len(bad) + 1, total + 1))
     good = sorted(set(range(1, total + 1)) - set(records))
-    frame = frame.assign(**{ROW_COLUMN: good, MALFORMED_COLUMN: ""})
+    problems = frame[MALFORMED_COLUMN].to_numpy(object) if MALFORMED_COLUMN in frame else ""
+    frame = frame.drop(columns=MALFORMED_COLUMN, errors="ignore")
+    frame = frame.assign(**{ROW_COLUMN: good, MALFORMED_COLUMN: problems})
     if not bad:
         return frame
     rows = []
     for (_, count, text), record in zip(bad, records, strict=True):
         fields = next(csv.reader(io.StringIO(text)), []) if text else []
-        fields = (fields + [""] * len(names))[: len(names)]
         rows.append(
-            dict(zip(names, fields, strict=True))
-            | {
-                ROW_COLUMN: record,
-                MALFORMED_COLUMN: (
-                    "row has a quote that is never closed"
-                    if text.count('"') % 2
-                    else f"row has {count} fields where the header has {len(names)}"
-                ),
-            }
+            dict(zip(names, (fields + [""] * len(names))[: len(names)], strict=True))
+            | {ROW_COLUMN: record, MALFORMED_COLUMN: _row_problem(text, fields, count, names)}
         )
     filler = pd.DataFrame(rows).astype({c: frame[c].dtype for c in names})
     frame = pd.concat([frame, filler], ignore_index=True)
     return frame.sort_values(ROW_COLUMN, kind="stable").reset_index(drop=True)
+
+
+def _row_problem(text: str, fields: list[str], count: int, names: list[str]) -> str:
+    """Why a row the CSV reader refused cannot be used ("" when it can after all).
+
+    Extra fields that are all blank (Excel's trailing comma on every row) are ignored.
+    """
+    if text.count('"') % 2:
+        return "row has a quote that is never closed"
+    extra = fields[len(names) :]
+    if count == len(names) == len(fields):
+        return ""  # read again with extra columns (_read_with_extra_fields): it fits the header
+    if count > len(names) and len(fields) == count and not any(f.strip() for f in extra):
+        return ""
+    return f"row has {count} fields where the header has {len(names)}"
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

@@ -250,6 +250,37 @@ def test_malformed_row_is_kept_in_place(tmp_path, reference, config):
     assert result.summary["malformed_rows"] == 1
 
 
+@pytest.mark.parametrize(
+    "most_rows_trail",
+    [
+        pytest.param(True, id="most rows end in a comma"),
+        pytest.param(False, id="a few rows end in a comma"),
+    ],
+)
+def test_blank_extra_fields_are_ignored_and_filled_ones_are_malformed(tmp_path, most_rows_trail):
+    trail = "," if most_rows_trail else ""
+    path = _write(
+        tmp_path,
+        "trail.csv",
+        HEADER + f"C1,1,2025-10-15,99213,100,77030{trail}\n"
+        f"C1,2,2025-10-15,99214,100,77030{trail}\n"
+        f"C1,3,2025-10-15,99215,100,77030{trail}\n"
+        "C1,4,2025-10-15,99213,100,77030, ,\n"
+        "C1,5,2025-10-15,99213,100,77030,late\n"
+        "C1,6,2025-10-15,99213,100,77030\n",
+    )
+    from pipeline.extract.batch_files import MALFORMED_COLUMN, read_batch_file
+
+    batch = read_batch_file(path)
+    assert batch.frame["claim_line_number"].tolist() == ["1", "2", "3", "4", "5", "6"]
+    assert batch.frame["service_zip"].tolist() == ["77030"] * 6
+    assert batch.frame[MALFORMED_COLUMN].tolist() == [""] * 4 + [
+        "row has 7 fields where the header has 6",
+        "",
+    ]
+    assert batch.malformed_rows == 1
+
+
 def test_unclosed_quote_loses_no_line(tmp_path, reference, config):
     """A stray quote would swallow every later line into one value; each line still counts."""
     from pipeline.report.storage import Destination

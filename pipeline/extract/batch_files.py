@@ -130,6 +130,8 @@ def _utf8_bytes(path: Path) -> tuple[bytes, str]:
         )
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         encoding = "utf-16"  # Excel's "Unicode text"
+    elif bomless := _utf16_without_bom(data):
+        encoding = bomless
     else:
         encoding = next(e for e in ENCODINGS if _decodes(data, e))
     if encoding != "utf-8":
@@ -186,6 +188,24 @@ def _read_with_extra_fields(data: bytes, names: list[str], extra: int) -> tuple[
     problem = f"row has {len(padded)} fields where the header has {len(names)}"
     frame = frame[names].assign(**{MALFORMED_COLUMN: np.where(filled, problem, "")})
     return frame, bad
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """ "utf-16-le" or "utf-16-be" when the text is UTF-16 without a byte-order mark, else None.
+
+    ASCII text in UTF-16 has a NUL byte beside every character: at odd offsets in
+    little-endian, at even ones in big-endian. Text in any 8-bit encoding has hardly any NUL.
+    """
+    sample = data[: min(len(data), 4096) // 2 * 2]
+    if len(sample) < 8:
+        return None
+    half = len(sample) // 2
+    even, odd = sample[0::2].count(0) / half, sample[1::2].count(0) / half
+    if odd > 0.9 and even < 0.1:
+        return "utf-16-le"
+    if even > 0.9 and odd < 0.1:
+        return "utf-16-be"
+    return None
 
 
 def _unix_newlines(data: bytes) -> bytes:
@@ -326,18 +346,33 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.astype("string").fillna("")
 
 
+def _separator(columns: list[str]) -> str:
+    """How a header read as one column is separated, when it is ('tabs', "';'"), else ""."""
+    if len(columns) != 1:
+        return ""
+    found = [
+        name for char, name in (("\t", "tabs"), (";", "';'"), ("|", "'|'")) if char in columns[0]
+    ]
+    return found[0] if found else ""
+
+
 def _check_columns(batch: BatchFile, path: Path) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in batch.frame.columns]
     if len(missing) == len(REQUIRED_COLUMNS):
-        columns = [c for c in batch.frame.columns if not c.startswith("_claims_scrub")]
+        as_written = {name: header for header, name in batch.renamed_columns.items()}
+        columns = [
+            as_written.get(c, c) for c in batch.frame.columns if not c.startswith("_claims_scrub")
+        ]
+        separator = _separator(columns)
         hint = (
-            "; the header holds ';' or tabs: save the file as comma-separated CSV"
-            if len(columns) == 1 and any(d in columns[0] for d in ";\t|")
-            else ""
+            f"its names are separated by {separator}, not commas: save the file as "
+            "comma-separated CSV"
+            if separator
+            else "is the header row missing?"
         )
         raise ClaimBatchError(
-            f"the first row names none of the required columns {list(REQUIRED_COLUMNS)}; is "
-            f"the header row missing?{hint} (the row is not shown: it may hold patient data)",
+            f"the first row names none of the required columns {list(REQUIRED_COLUMNS)}; "
+            f"{hint} (the row is not shown: it may hold patient data)",
             source=str(path),
         )
     if missing:

@@ -59,6 +59,11 @@ _ID_COMPACT = ("dob", "ssn", "dateofbirth", "birthdate")
 _NAME_OK = frozenset("payer plan provider billing rendering facility locality referring".split())
 MAX_UNITS = 99_999
 MAX_DOLLARS_DIGITS = 10
+ACCEPTED_DATES = "YYYY-MM-DD or YYYYMMDD"
+# The shapes _parse_dates reads (a time after the date is ignored): a value of one of them
+# that does not parse is an impossible date; anything else is a format not accepted.
+_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[ T].*)?|[0-9]{8}")
+_EXCEL_SERIAL = re.compile(r"[0-9]{5}(?:\.0*)?")
 
 
 def column_words(name: str) -> list[str]:
@@ -180,6 +185,32 @@ def _parse_dates(text: pd.Series) -> np.ndarray:
     compact = dos.isna() & text.str.fullmatch(r"[0-9]{8}").fillna(False)
     alt = pd.to_datetime(text.where(compact), format="%Y%m%d", errors="coerce")
     return dos.where(~compact, alt).to_numpy("datetime64[s]")
+
+
+def unreadable_date(value: str, impossible: str) -> str:
+    """Why a non-blank date value that did not parse is not a date, to follow "<column> 'v' ".
+
+    `impossible` is said of a value in an accepted format that is no calendar date.
+    """
+    if _DATE_SHAPE.fullmatch(value):
+        return impossible
+    said = f"is not in an accepted date format ({ACCEPTED_DATES})"
+    if _EXCEL_SERIAL.fullmatch(value):
+        said += "; it looks like an Excel date number: format the column as YYYY-MM-DD"
+    return said
+
+
+def _date_notes(column: str, text: pd.Series) -> np.ndarray:
+    """For distinct date values that do not parse: what is wrong with each, in words."""
+    return np.array(
+        [
+            f"{column} is blank"
+            if v == ""
+            else f"{column} '{v}' {unreadable_date(v, 'is not a date (YYYY-MM-DD)')}"
+            for v in text.fillna("")
+        ],
+        dtype=object,
+    )
 
 
 def _parse_units(text: pd.Series) -> np.ndarray:
@@ -322,6 +353,7 @@ def _x12_wording(detail: np.ndarray, raw: pd.DataFrame) -> np.ndarray:
         named = f"{element} of the LX at segment " + seg[hit] + ":"
         shown[hit] = named + shown[hit].str.slice(len(column))
     shown = shown.str.replace(": is blank", " is blank", regex=False)
+    shown = shown.str.replace(f"({ACCEPTED_DATES})", "(CCYYMMDD)", regex=False)
     shown = shown.str.replace("(YYYY-MM-DD)", "(CCYYMMDD)", regex=False)
     out = detail.copy()
     out[x12] = shown.to_numpy(object)
@@ -447,7 +479,12 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     )
     no_date = np.isnat(dos)
     problem[no_date] = "INPUT_BAD_DATE"
-    _note(detail, no_date, "claim_line_start_date '", dates, "' is not a date (YYYY-MM-DD)")
+    if no_date.any():
+        ids, values = dates
+        unparsed = np.isnat(dos_u)
+        notes = np.full(len(values), "", dtype=object)
+        notes[unparsed] = _date_notes("claim_line_start_date", values[unparsed])
+        _note(detail, no_date, "", (ids, notes), "")
     no_code = np.asarray(extra["hcpcs"] == "")
     problem[no_code] = "INPUT_MISSING_CODE"
     detail[no_code] = "hcpcs_code is blank"

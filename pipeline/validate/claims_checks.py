@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 
 from pipeline.extract.batch_files import REQUIRED_COLUMNS
-from pipeline.extract.claims import MAX_DOLLARS_DIGITS, MAX_UNITS
+from pipeline.extract.claims import MAX_DOLLARS_DIGITS, MAX_UNITS, unreadable_date
 from pipeline.validate.runner import Check
 
 HCPCS_SHAPE = r"^(?:[0-9]{4}[0-9FMTU]|[A-V][0-9]{4})$"
@@ -222,9 +223,16 @@ def line_checks() -> list[Check]:
     return checks
 
 
-# Plain reason for a failing line: (text column shown, sentence). "{v}" is the value; a check
-# whose shown value is blank says "<column> is blank" instead.
-REASONS: dict[str, tuple[str | None, str]] = {
+def _date_reason(column: str) -> Callable[[str], str]:
+    def reason(v: str) -> str:
+        return f"{column} '{v}' {unreadable_date(v, 'is not a real date (YYYY-MM-DD)')}"
+
+    return reason
+
+
+# Plain reason for a failing line: (text column shown, sentence). "{v}" is the value (or the
+# sentence is a function of it); a check whose shown value is blank says "<column> is blank".
+REASONS: dict[str, tuple[str | None, str | Callable[[str], str]]] = {
     "claim_id_present": (None, "claim_id is blank"),
     "claim_line_number_present": (None, "claim_line_number is blank"),
     "claim_line_number_whole": (
@@ -246,18 +254,12 @@ REASONS: dict[str, tuple[str | None, str]] = {
     ),
     "charge_is_amount": ("charge_amount", "charge_amount '{v}' is not a dollar amount"),
     "charge_not_negative": ("charge_amount", "charge_amount '{v}' is negative"),
-    "date_of_service_real": (
-        "claim_line_start_date",
-        "claim_line_start_date '{v}' is not a real date (YYYY-MM-DD)",
-    ),
+    "date_of_service_real": ("claim_line_start_date", _date_reason("claim_line_start_date")),
     "date_of_service_not_future": (
         "claim_line_start_date",
         "claim_line_start_date {v} is after the run date",
     ),
-    "line_end_date_real": (
-        "claim_line_end_date",
-        "claim_line_end_date '{v}' is not a real date (YYYY-MM-DD)",
-    ),
+    "line_end_date_real": ("claim_line_end_date", _date_reason("claim_line_end_date")),
     "line_end_date_not_future": (
         "claim_line_end_date",
         "claim_line_end_date {v} is after the run date",

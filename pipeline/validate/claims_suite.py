@@ -198,10 +198,9 @@ def _per_line(failed, shown: dict[str, pd.Series], n: int) -> tuple[np.ndarray, 
             texts = np.full(len(at), sentence, dtype=object)
         else:
             values = shown[column].iloc[at].astype(object).fillna("").astype(str).to_numpy(object)
+            say = sentence if callable(sentence) else sentence.format
             blank = f"{column} is blank"
-            texts = np.array(
-                [sentence.format(v=v) if v != "" else blank for v in values], dtype=object
-            )
+            texts = np.array([say(v=v) if v != "" else blank for v in values], dtype=object)
         first = names[at] == ""
         names[at] = np.where(first, check.name, names[at] + ";" + check.name)
         reasons[at] = np.where(first, texts, reasons[at] + "; " + texts)

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import ClaimBatchError
+from pipeline.extract.batch_files import read_batch_file
 from pipeline.extract.claims import normalize_batch, read_batch
 from tests.conftest import batch, flags_of
 
@@ -22,6 +23,40 @@ def test_latin1_file_is_read(tmp_path):
     raw = batch({"hcpcs_code": "99213", "payer": "Médicare"})
     (tmp_path / "b.csv").write_bytes(raw.to_csv(index=False).encode("latin-1"))
     assert read_batch(tmp_path / "b.csv")["payer"].iloc[0] == "Médicare"
+
+
+@pytest.mark.parametrize(
+    "encoding",
+    [
+        pytest.param("utf-16", id="UTF-16 with BOM"),
+        pytest.param("utf-16-le", id="UTF-16LE without BOM"),
+        pytest.param("utf-16-be", id="UTF-16BE without BOM"),
+    ],
+)
+def test_utf16_is_read_with_or_without_byte_order_mark(tmp_path, encoding):
+    text = HEADER + "C1,1,2025-10-15,99213,100,77030\nC1,2,2025-10-15,99214,100,77030\n"
+    batch = read_batch_file(_write(tmp_path, "u.csv", text, encoding))
+    assert batch.encoding == encoding
+    assert batch.frame["hcpcs_code"].tolist() == ["99213", "99214"]
+
+
+@pytest.mark.parametrize(
+    ("separator", "named"),
+    [
+        pytest.param("\t", "tabs", id="tab"),
+        pytest.param(";", "';'", id="semicolon"),
+        pytest.param("|", "'|'", id="pipe"),
+    ],
+)
+def test_header_with_another_separator_says_so(tmp_path, separator, named):
+    text = (HEADER + "C1,1,2025-10-15,99213,100,77030\n").replace(",", separator)
+    with pytest.raises(ClaimBatchError) as error:
+        read_batch(_write(tmp_path, "b.csv", text))
+    assert (
+        f"none of the required columns ['claim_id', 'claim_line_number', "
+        f"'claim_line_start_date', 'hcpcs_code']; its names are separated by {named}, not "
+        "commas: save the file as comma-separated CSV (the row is not shown"
+    ) in str(error.value)
 
 
 def test_missing_required_columns_is_a_clear_error(tmp_path):
@@ -269,7 +304,7 @@ def test_blank_extra_fields_are_ignored_and_filled_ones_are_malformed(tmp_path, 
         "C1,5,2025-10-15,99213,100,77030,late\n"
         "C1,6,2025-10-15,99213,100,77030\n",
     )
-    from pipeline.extract.batch_files import MALFORMED_COLUMN, read_batch_file
+    from pipeline.extract.batch_files import MALFORMED_COLUMN
 
     batch = read_batch_file(path)
     assert batch.frame["claim_line_number"].tolist() == ["1", "2", "3", "4", "5", "6"]
@@ -489,3 +524,33 @@ def test_comma_as_decimal_point_and_six_digit_zip(scrub):
     assert result.lines["billed_cents"].tolist()[1] == 125000
     assert flags_of(result, 3) == ["ZIP_NOT_FOUND"]
     assert "ZIP 123456 is not in the CMS ZIP5 file." in result.flags["reason"].tolist()
+
+
+FORMAT = "is not in an accepted date format (YYYY-MM-DD or YYYYMMDD)"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        pytest.param("5/19/2025", f"claim_line_start_date '5/19/2025' {FORMAT}", id="US date"),
+        pytest.param("2025/05/19", f"claim_line_start_date '2025/05/19' {FORMAT}", id="slashes"),
+        pytest.param(
+            "45796",
+            f"claim_line_start_date '45796' {FORMAT}; it looks like an Excel date number: "
+            "format the column as YYYY-MM-DD",
+            id="Excel serial",
+        ),
+        pytest.param(
+            "2025-02-30",
+            "claim_line_start_date '2025-02-30' is not a date (YYYY-MM-DD)",
+            id="Feb 30",
+        ),
+        pytest.param("", "claim_line_start_date is blank", id="blank"),
+    ],
+)
+def test_bad_date_flag_and_reject_reason_agree(scrub, value, reason):
+    result = scrub({"hcpcs_code": "99213", "claim_line_start_date": value})
+    assert flags_of(result, 1) == ["INPUT_BAD_DATE"]
+    assert result.flags["reason"].tolist() == [f"Not priced: {reason}."]
+    real = reason.replace("is not a date", "is not a real date")  # the validation's wording
+    assert result.rejects.to_pandas()["reason"].tolist() == [real]

@@ -222,17 +222,24 @@ def _parse_units(text: pd.Series) -> np.ndarray:
     return np.where(blank, 0, np.where(ok, num.fillna(1).to_numpy("int64"), -1)).astype("int64")
 
 
-def _parse_amounts(text: pd.Series, *, allow_negative: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Cents (or a sentinel for blank) and a bad-value mask, for distinct amount strings."""
+def _parse_amounts(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cents (or a sentinel for blank or bad), a bad-value mask and a negative-amount mask
+    (negative amounts are bad too), for distinct amount strings."""
     cents, bad = parse_money(text)
     bad = bad | (_whole_digits(text) > MAX_DOLLARS_DIGITS)
-    if not allow_negative:
-        bad = bad | (cents.fillna(0) < 0)
+    negative = ~bad & (cents.fillna(0) < 0)
+    bad = bad | negative
     cents = cents.where(~bad)
-    return cents.fillna(BLANK).to_numpy("int64"), bad.to_numpy(bool)
+    return cents.fillna(BLANK).to_numpy("int64"), bad.to_numpy(bool), negative.to_numpy(bool)
 
 
 BLANK = -(2**62)
+# After "<column> '<value>'" for a negative paid or deductible amount.
+NEGATIVE = {
+    "paid": "' is negative: a negative paid amount is a reversal, which belongs in an 835 "
+    "remittance (give it with the batch or with --remits)",
+    "deductible": "' is negative; a deductible applied is zero or more",
+}
 
 
 def _whole_digits(text: pd.Series) -> np.ndarray:
@@ -431,14 +438,13 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
         ("deductible", "deductible_amount"),
     ):
         ids, text = _distinct(raw, col)
-        cents_u, bad_u = _parse_amounts(text, allow_negative=(name == "paid"))
-        cents, bad = (cents_u[ids], bad_u[ids]) if n else (cents_u[:0], bad_u[:0])
+        cents_u, bad_u, negative_u = _parse_amounts(text)
+        cents, bad, negative = (cents_u[ids], bad_u[ids], negative_u[ids])
         extra[f"{name}_cents"] = pd.arrays.IntegerArray(
             np.where(cents == BLANK, 0, cents).astype("int64"), cents == BLANK
         )
         if not bad.any():
             continue
-        negative = bad & text.str.startswith("-").to_numpy(bool)[ids]
         if name == "charge":
             _note(
                 detail,
@@ -450,15 +456,16 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
             _note(detail, negative & (detail == ""), f"{col} '", (ids, text), "' is negative")
             bad_amount |= bad
         else:
-            # An unreadable paid or deductible amount does not stop pricing; it is flagged
-            # and the paid comparison is skipped for the line.
+            # An unreadable or negative paid or deductible amount does not stop pricing; it
+            # is flagged and the paid comparison is skipped for the line.
             _note(
                 paid_note,
-                bad & (paid_note == ""),
+                bad & ~negative & (paid_note == ""),
                 f"{col} '",
                 (ids, text),
                 "' is not a dollar amount",
             )
+            _note(paid_note, negative & (paid_note == ""), f"{col} '", (ids, text), NEGATIVE[name])
 
     extra["zip5"] = categorical_by_unique(raw, "service_zip", _zip5)
     extra["carrier"] = categorical_by_unique(raw, "carrier")

@@ -554,3 +554,32 @@ def test_bad_date_flag_and_reject_reason_agree(scrub, value, reason):
     assert result.flags["reason"].tolist() == [f"Not priced: {reason}."]
     real = reason.replace("is not a date", "is not a real date")  # the validation's wording
     assert result.rejects.to_pandas()["reason"].tolist() == [real]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        pytest.param(
+            "paid_amount", "N/A", "paid_amount 'N/A' is not a dollar amount", id="paid not dollars"
+        ),
+        pytest.param(
+            "paid_amount",
+            "-10.00",
+            "paid_amount '-10.00' is negative: a negative paid amount is a reversal, which "
+            "belongs in an 835 remittance (give it with the batch or with --remits)",
+            id="negative paid",
+        ),
+        pytest.param(
+            "deductible_amount",
+            "-5.00",
+            "deductible_amount '-5.00' is negative; a deductible applied is zero or more",
+            id="negative deductible",
+        ),
+    ],
+)
+def test_bad_or_negative_paid_amount_skips_the_paid_comparison(scrub, field, value, reason):
+    result = scrub({"hcpcs_code": "99213", "paid_amount": "10.00", field: value})
+    assert result.lines["line_status"].tolist() == ["priced"]
+    assert flags_of(result, 1) == ["INPUT_BAD_PAID"]
+    assert result.flags["reason"].tolist() == [f"Paid comparison skipped: {reason}."]
+    assert result.lines["paid_variance_cents"].isna().tolist() == [True]

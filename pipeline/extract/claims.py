@@ -60,6 +60,9 @@ _NAME_OK = frozenset("payer plan provider billing rendering facility locality re
 MAX_UNITS = 99_999
 MAX_DOLLARS_DIGITS = 10
 ACCEPTED_DATES = "YYYY-MM-DD or YYYYMMDD"
+# `participating` values, upper-cased; any other value is priced as participating (flagged).
+NON_PARTICIPATING = ("N", "NO", "FALSE", "0")
+PARTICIPATING = ("Y", "YES", "TRUE", "1")
 # The shapes _parse_dates reads (a time after the date is ignored): a value of one of them
 # that does not parse is an impossible date; anything else is a format not accepted.
 _DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[ T].*)?|[0-9]{8}")
@@ -471,7 +474,7 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     extra["carrier"] = categorical_by_unique(raw, "carrier")
     extra["locality"] = categorical_by_unique(raw, "locality")
     part = column_by_unique(raw, "participating", lambda t: t.str.upper())
-    extra["is_participating"] = ~np.isin(part, ["N", "NO", "FALSE", "0"])
+    extra["is_participating"] = ~np.isin(part, NON_PARTICIPATING)
 
     problem = np.full(n, "", dtype=object)
     problem[bad_amount] = "INPUT_BAD_AMOUNT"

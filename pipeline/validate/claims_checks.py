@@ -12,7 +12,13 @@ from functools import lru_cache
 from importlib import resources
 
 from pipeline.extract.batch_files import REQUIRED_COLUMNS
-from pipeline.extract.claims import MAX_DOLLARS_DIGITS, MAX_UNITS, unreadable_date
+from pipeline.extract.claims import (
+    MAX_DOLLARS_DIGITS,
+    MAX_UNITS,
+    NON_PARTICIPATING,
+    PARTICIPATING,
+    unreadable_date,
+)
 from pipeline.validate.runner import Check
 
 HCPCS_SHAPE = r"^(?:[0-9]{4}[0-9FMTU]|[A-V][0-9]{4})$"
@@ -25,6 +31,9 @@ DIAGNOSIS_COLUMN = re.compile(r"^diagnosis_code_[0-9]+$")
 MODIFIER_COLUMNS = tuple(f"hcpcs_modifier_{i}" for i in range(1, 5))
 NPI_COLUMNS = ("rendering_npi", "billing_npi")
 INPUT_RULE = "INPUT_INVALID"  # input_problem of lines rejected here (catalog rule)
+PARTICIPATION_VALUES = tuple(
+    v for pair in zip(PARTICIPATING, NON_PARTICIPATING, strict=True) for v in pair
+)
 
 
 def _data_file(name: str) -> list[dict[str, str]]:
@@ -184,6 +193,13 @@ def line_checks() -> list[Check]:
             },
         ),
         in_set(
+            "participating_known",
+            "participating, when given, is Y or N (or YES/NO, TRUE/FALSE, 1/0) (warning only)",
+            "participating",
+            PARTICIPATION_VALUES,
+            "warning",
+        ),
+        in_set(
             "place_of_service",
             "place_of_service_code, when given, is in the CMS place-of-service code set",
             "place_of_service_code",
@@ -267,6 +283,12 @@ REASONS: dict[str, tuple[str | None, str | Callable[[str], str]]] = {
     "line_end_not_before_start": (
         "claim_line_end_date",
         "claim_line_end_date {v} is before claim_line_start_date",
+    ),
+    "participating_known": (
+        "participating",
+        "participating '{v}' is not one of "
+        + ", ".join(PARTICIPATION_VALUES)
+        + " (any case); priced as participating",
     ),
     "place_of_service": (
         "place_of_service_code",

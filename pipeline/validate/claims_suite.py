@@ -43,6 +43,7 @@ class ClaimValidation:
     failed_checks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     reasons: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     warnings: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    warning_reasons: dict[str, np.ndarray] = field(default_factory=dict)  # by check name
     run_date: str = ""
     max_reject_share: float = 0.05
     allowed_rejects: int = 0
@@ -158,6 +159,7 @@ def validate_claims(
     result.failed_checks, result.reasons = names, reasons
     result.rejected = names != ""
     _, result.warnings = _per_line(warning, shown, n)
+    result.warning_reasons = {c.name: _per_line([c], shown, n)[1] for c in warning}
 
     result.allowed_rejects = allowed_rejects(n, max_reject_share)
     share_frame = pd.DataFrame({"line_rejected": result.rejected.astype("int64")})
@@ -248,13 +250,19 @@ def rejects_table(lines: pd.DataFrame, validation: ClaimValidation, run_id: str)
     )
 
 
+# The flag raised on lines that passed but fail a warning check: (rule code, check name).
+WARNING_RULES = (
+    ("MODIFIER_UNKNOWN", "modifiers_known"),
+    ("PARTICIPATION_UNKNOWN", "participating_known"),
+)
+
+
 def warning_flags(lines: pd.DataFrame, validation: ClaimValidation) -> FlagCollector:
-    """MODIFIER_UNKNOWN on lines that passed but carry a modifier not in the known list."""
+    """A flag per warning check on lines that passed but fail it (WARNING_RULES)."""
     flags = FlagCollector()
-    flags.add(
-        "MODIFIER_UNKNOWN",
-        (validation.warnings != "") & ~validation.rejected,
-        lines["line_index"].to_numpy("int64"),
-        (validation.warnings, "."),
-    )
+    index = lines["line_index"].to_numpy("int64")
+    for rule, check in WARNING_RULES:
+        reasons = validation.warning_reasons.get(check)
+        if reasons is not None:
+            flags.add(rule, (reasons != "") & ~validation.rejected, index, (reasons, "."))
     return flags

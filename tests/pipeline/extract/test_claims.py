@@ -8,7 +8,7 @@ import pytest
 from pipeline.errors import ClaimBatchError
 from pipeline.extract.batch_files import read_batch_file
 from pipeline.extract.claims import normalize_batch, read_batch
-from tests.conftest import batch, flags_of
+from tests.conftest import allowed, batch, flags_of
 
 
 def test_csv_and_parquet_read_the_same(tmp_path):
@@ -583,3 +583,26 @@ def test_bad_or_negative_paid_amount_skips_the_paid_comparison(scrub, field, val
     assert flags_of(result, 1) == ["INPUT_BAD_PAID"]
     assert result.flags["reason"].tolist() == [f"Paid comparison skipped: {reason}."]
     assert result.lines["paid_variance_cents"].isna().tolist() == [True]
+
+
+def test_unknown_participation_value_is_flagged_and_priced_as_participating(scrub):
+    result = scrub(
+        {"hcpcs_code": "99213", "participating": "X", "patient_id": "A"},
+        {"hcpcs_code": "99213", "participating": "n", "patient_id": "B"},
+        {"hcpcs_code": "99213", "participating": "yes", "patient_id": "C"},
+        {"hcpcs_code": "99213", "participating": "", "patient_id": "D"},
+    )
+    # 99213 in Houston, non-facility, RVU25D: $91.00; non-participating 95%: $86.45.
+    assert allowed(result) == [9100, 8645, 9100, 9100]
+    assert [flags_of(result, i) for i in (1, 2, 3, 4)] == [
+        ["PARTICIPATION_UNKNOWN"],
+        ["LIMITING_CHARGE_EXCEEDED"],  # non-participating, a $5,000 charge
+        [],
+        [],
+    ]
+    reasons = result.flags.loc[result.flags["rule_code"] == "PARTICIPATION_UNKNOWN", "reason"]
+    assert reasons.tolist() == [
+        "participating 'X' is not one of Y, N, YES, NO, TRUE, FALSE, 1, 0 (any case); priced "
+        "as participating."
+    ]
+    assert result.summary["validation"]["lines_with_warning"] == {"participating_known": 1}

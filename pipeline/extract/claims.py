@@ -254,14 +254,24 @@ def _whole_digits(text: pd.Series) -> np.ndarray:
 
 
 def _zip5(text: pd.Series) -> pd.Series:
-    """First five digits of a ZIP or ZIP+4 (with or without its hyphen); a 3- or 4-digit ZIP
-    (leading zeros lost in a spreadsheet) is padded. Any other value is kept as written, so it
-    is reported as not found rather than cut into someone else's ZIP."""
+    """First five digits of a ZIP or ZIP+4 (with or without its hyphen); a 4-digit ZIP (the
+    leading zero of a New England ZIP lost in a spreadsheet) is padded (_zip_padded flags it).
+    Any other value, 3 digits included, is kept as written, so it is reported as not found
+    rather than turned into someone else's ZIP."""
     digits = text.str.replace(r"[\s-].*$", "", regex=True)
-    short = digits.str.fullmatch(r"[0-9]{3,4}").fillna(False)
+    short = _is_padded_zip(digits)
     zip_like = digits.str.fullmatch(r"[0-9]{5}|[0-9]{9}").fillna(False)
     padded = digits.where(~short, digits.str.zfill(5)).str[:5]
     return padded.where(zip_like | short, text)
+
+
+def _is_padded_zip(text: pd.Series) -> pd.Series:
+    return text.str.fullmatch(r"[0-9]{4}(?:[\s-].*)?").fillna(False)
+
+
+def _zip_padded(text: pd.Series) -> pd.Series:
+    """The ZIP as given where _zip5 padded it, else ""."""
+    return text.where(_is_padded_zip(text), "")
 
 
 def _aside(columns: list[str]) -> dict[str, str]:
@@ -471,6 +481,7 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
             _note(paid_note, negative & (paid_note == ""), f"{col} '", (ids, text), NEGATIVE[name])
 
     extra["zip5"] = categorical_by_unique(raw, "service_zip", _zip5)
+    extra["zip_padded"] = _obj(column_by_unique(raw, "service_zip", _zip_padded))
     extra["carrier"] = categorical_by_unique(raw, "carrier")
     extra["locality"] = categorical_by_unique(raw, "locality")
     part = column_by_unique(raw, "participating", lambda t: t.str.upper())

@@ -453,13 +453,40 @@ def test_out_of_range_values_are_rejected(scrub, field, value, rule):
     assert value in result.flags["reason"].iloc[0]
 
 
-def test_zip_with_lost_leading_zero_and_zip_plus_four(scrub):
-    result = scrub(
-        {"hcpcs_code": "99213", "service_zip": "2110", "patient_id": "A"},
-        {"hcpcs_code": "99213", "service_zip": "77030-1234", "patient_id": "B"},
-    )
-    assert result.lines["locality_source"].tolist() == ["zip", "zip"]
-    assert result.lines["pricing_locality"].tolist()[1] == "04412-18"
+@pytest.mark.parametrize(
+    ("given", "locality", "rule", "reason"),
+    [
+        pytest.param(
+            "6061",
+            "13102-00",
+            "ZIP_PADDED",
+            "ZIP 6061 has 4 digits; read as 06061, priced at locality 13102-00.",
+            id="4 digits padded",
+        ),
+        pytest.param(
+            "6061-1234",
+            "13102-00",
+            "ZIP_PADDED",
+            "ZIP 6061-1234 has 4 digits; read as 06061, priced at locality 13102-00.",
+            id="4 digits and plus four",
+        ),
+        pytest.param(
+            "606",
+            "national",
+            "ZIP_NOT_FOUND",
+            "ZIP 606 is not in the CMS ZIP5 file.",
+            id="3 digits",
+        ),
+        pytest.param("77030-1234", "04412-18", None, None, id="ZIP+4"),
+        pytest.param("06061", "13102-00", None, None, id="5 digits"),
+    ],
+)
+def test_short_zip_is_padded_with_a_flag_or_not_a_zip(scrub, given, locality, rule, reason):
+    result = scrub({"hcpcs_code": "99213", "service_zip": given})
+    assert result.lines["pricing_locality"].tolist() == [locality]
+    zip_flags = result.flags[result.flags["rule_code"].astype(str).str.startswith("ZIP")]
+    assert zip_flags["rule_code"].astype(str).tolist() == ([rule] if rule else [])
+    assert zip_flags["reason"].tolist() == ([reason] if reason else [])
 
 
 def test_malformed_modifier_rejects_the_line(scrub):

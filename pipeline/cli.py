@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         nargs="*",
         type=Path,
         help="claim batches (.csv, .csv.gz, .parquet, X12 837P) and X12 835 remittances; "
-        "folders are searched",
+        "a folder's own files are scrubbed, not its subfolders' (those are named in a warning)",
     )
     run.add_argument(
         "--remits",
@@ -129,13 +129,26 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
     paths: list[Path] = [bundled_path(BUNDLED_SAMPLE)] if args.sample else []
     for p in args.inputs:
         if p.is_dir():
-            found = sorted(
-                f for f in p.iterdir() if f.name.lower().endswith(BATCH_SUFFIXES + X12_SUFFIXES)
-            )
+            found = sorted(f for f in p.iterdir() if _is_input_name(f))
+            skipped = _subfolders_with_inputs(p, getattr(args, "out", None))
+            nested = ", ".join(map(str, skipped[:5])) + (", ..." if len(skipped) > 5 else "")
             if not found:
                 raise PipelineError(
                     f"no .csv, .csv.gz, .parquet or X12 (.837, .835, .x12, .edi) files in "
                     f"folder {p}"
+                    + (
+                        f"; subfolders are not searched, and files are in {nested}: pass "
+                        "those folders instead"
+                        if skipped
+                        else ""
+                    )
+                )
+            if skipped:
+                logger.warning(
+                    "folder %s: subfolders are not searched, so the files in %s were skipped; "
+                    "pass those folders as inputs too to scrub them",
+                    p,
+                    nested,
                 )
             paths += found
         elif not p.exists():
@@ -152,6 +165,25 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
     if not paths and not getattr(args, "remits", []):
         raise PipelineError("no input given; pass batch files or folders, or --sample")
     return paths
+
+
+def _is_input_name(path: Path) -> bool:
+    return path.name.lower().endswith(BATCH_SUFFIXES + X12_SUFFIXES)
+
+
+def _subfolders_with_inputs(folder: Path, out: str | None, limit: int = 10_000) -> list[Path]:
+    """Folders below `folder` holding files with batch or X12 names (--out and its reports
+    excluded); at most `limit` folders are looked at, so a huge tree is not walked."""
+    skip = Path(out).resolve() if out and "://" not in out else None
+    held: list[Path] = []
+    for seen, (root, dirs, files) in enumerate(os.walk(folder)):
+        if seen >= limit:
+            break
+        here = Path(root)
+        dirs[:] = sorted(d for d in dirs if skip is None or (here / d).resolve() != skip)
+        if here != folder and any(_is_input_name(Path(f)) for f in files):
+            held.append(here)
+    return held
 
 
 def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list[Path]]:

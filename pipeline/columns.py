@@ -31,6 +31,7 @@ INTERNAL = (
     "paid_cents",
     "deductible_cents",
     "zip5",
+    "zip_padded",
     "input_problem",
     "input_detail",
     "modifier_problem",

@@ -35,6 +35,28 @@ def test_run_folder_with_one_bad_file(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "out" / "bad").exists()
 
 
+def test_subfolders_are_not_searched_and_are_named(tmp_path, capsys, monkeypatch, caplog):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-test")
+    nest = tmp_path / "nest"
+    (nest / "sub" / "deeper").mkdir(parents=True)
+    batch({"hcpcs_code": "99213"}).to_csv(nest / "sub" / "deeper" / "deep.csv", index=False)
+    out = nest / "reports"  # the report folder inside the input folder is never named
+    assert main(["run", str(nest), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"claims-scrub: no .csv, .csv.gz, .parquet or X12 (.837, .835, .x12, .edi) files in "
+        f"folder {nest}; subfolders are not searched, and files are in {nest}/sub/deeper: "
+        "pass those folders instead"
+    )
+    batch({"hcpcs_code": "99213"}).to_csv(nest / "top.csv", index=False)
+    assert main(["run", str(nest), "--out", str(out), "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["history", "runs", "top"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "pipeline.cli"]
+    assert warnings == [
+        f"folder {nest}: subfolders are not searched, so the files in {nest}/sub/deeper were "
+        "skipped; pass those folders as inputs too to scrub them"
+    ]
+
+
 def test_no_input_is_a_usage_error(tmp_path, capsys):
     assert main(["run", "--out", str(tmp_path)]) == 2
     assert "no input given" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
@@ -76,7 +77,7 @@ def read_batch_file(path: Path) -> BatchFile:
             )
     except ClaimBatchError:
         raise
-    except (OSError, EOFError, zlib.error, pa.ArrowException, ValueError) as exc:
+    except (OSError, EOFError, zlib.error, pa.ArrowException, ValueError, csv.Error) as exc:
         raise ClaimBatchError(
             f"cannot read the batch ({type(exc).__name__}: {str(exc)[:200]}); check that the "
             "file is complete and is CSV or Parquet",
@@ -99,6 +100,27 @@ def _header(raw: bytes, encoding: str) -> list[str]:
 
 
 def _read_csv(path: Path) -> BatchFile:
+    data, encoding = _utf8_bytes(path)
+    header = _header(data[: 1 << 16], "utf-8")
+    names = _unique_names(header)
+    frame, bad = _arrow_rows(data, names)
+    if _swallowed_lines(data, frame, bad, len(names)):
+        logger.warning(
+            "%s: a quote is opened and never closed, so whole lines were read as one value; "
+            "reading the file line by line instead (fix the quote in the source file)",
+            path.name,
+        )
+        frame, bad = _read_line_by_line(data, names)
+    elif extra := _common_extra_fields(bad, len(names), len(frame) + len(bad)):
+        frame, bad = _read_with_extra_fields(data, names, extra)
+    frame = _with_malformed(frame, bad, names)
+    renamed = {h: n for h, n in zip(header, names, strict=True) if h != n}
+    malformed = int((frame[MALFORMED_COLUMN] != "").sum())
+    return BatchFile(frame, encoding, malformed, renamed)
+
+
+def _utf8_bytes(path: Path) -> tuple[bytes, str]:
+    """The file's bytes (gunzipped) as UTF-8 with LF line ends, and the encoding it had."""
     data = path.read_bytes()
     if _is_gzip(path):
         data = gzip.decompress(data)
@@ -108,14 +130,18 @@ def _read_csv(path: Path) -> BatchFile:
         )
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         encoding = "utf-16"  # Excel's "Unicode text"
+    elif bomless := _utf16_without_bom(data):
+        encoding = bomless
     else:
         encoding = next(e for e in ENCODINGS if _decodes(data, e))
     if encoding != "utf-8":
         logger.warning("%s is not UTF-8; reading it as %s", path.name, encoding)
         data = data.decode(encoding).encode("utf-8")
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    header = _header(data[: 1 << 16], "utf-8")
-    names = _unique_names(header)
+    return _unix_newlines(data.removeprefix(b"\xef\xbb\xbf")), encoding
+
+
+def _arrow_rows(data: bytes, names: list[str]) -> tuple[pd.DataFrame, list]:
+    """The rows that split into `names` as text columns, and (line, fields, text) of the rest."""
     bad: list[tuple[int, int, str]] = []
 
     def on_bad_row(row) -> str:
@@ -135,17 +161,61 @@ def _read_csv(path: Path) -> BatchFile:
             quoted_strings_can_be_null=False,
         ),
     )
-    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
-    if _swallowed_lines(data, frame, bad, len(names)):
-        logger.warning(
-            "%s: a quote is opened and never closed, so whole lines were read as one value; "
-            "reading the file line by line instead (fix the quote in the source file)",
-            path.name,
-        )
-        frame, bad = _read_line_by_line(data, names)
-    frame = _with_malformed(frame, bad, names)
-    renamed = {h: n for h, n in zip(header, names, strict=True) if h != n}
-    return BatchFile(frame, encoding, len(bad), renamed)
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get), bad
+
+
+def _common_extra_fields(bad: list, width: int, records: int) -> int:
+    """How many fields past the header most rows have (Excel's trailing comma), else 0.
+
+    Rows the reader refuses are handled one by one in Python; when most rows carry the same
+    extra fields, reading the file again with that many more columns is much faster.
+    """
+    counts = pd.Series([count for _, count, _ in bad if count > width], dtype="int64")
+    if counts.empty:
+        return 0
+    common = int(counts.mode().iloc[0])
+    return common - width if (counts == common).sum() * 2 > records else 0
+
+
+def _read_with_extra_fields(data: bytes, names: list[str], extra: int) -> tuple[pd.DataFrame, list]:
+    """Read with `extra` more columns; rows whose extra fields are not all blank are
+    malformed, the extra columns are dropped. Rows of the header's width come back as
+    refused rows, which _with_malformed keeps as they are."""
+    padded = names + [f"_claims_scrub_extra_{i}" for i in range(1, extra + 1)]
+    frame, bad = _arrow_rows(data, padded)
+    tail = frame[padded[len(names) :]]
+    filled = tail.apply(lambda col: col.str.strip() != "").any(axis=1).to_numpy(bool)
+    problem = f"row has {len(padded)} fields where the header has {len(names)}"
+    frame = frame[names].assign(**{MALFORMED_COLUMN: np.where(filled, problem, "")})
+    return frame, bad
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """ "utf-16-le" or "utf-16-be" when the text is UTF-16 without a byte-order mark, else None.
+
+    ASCII text in UTF-16 has a NUL byte beside every character: at odd offsets in
+    little-endian, at even ones in big-endian. Text in any 8-bit encoding has hardly any NUL.
+    """
+    sample = data[: min(len(data), 4096) // 2 * 2]
+    if len(sample) < 8:
+        return None
+    half = len(sample) // 2
+    even, odd = sample[0::2].count(0) / half, sample[1::2].count(0) / half
+    if odd > 0.9 and even < 0.1:
+        return "utf-16-le"
+    if even > 0.9 and odd < 0.1:
+        return "utf-16-be"
+    return None
+
+
+def _unix_newlines(data: bytes) -> bytes:
+    """A file whose lines end in CR alone (Excel for Mac's "CSV (Macintosh)") with LF endings.
+
+    Only when no LF occurs at all: in a CRLF file a lone CR inside a quoted value is data.
+    """
+    if b"\r" in data and b"\n" not in data:
+        return data.replace(b"\r", b"\n")
+    return data
 
 
 def _swallowed_lines(data: bytes, frame: pd.DataFrame, bad: list, width: int) -> bool:
@@ -218,27 +288,36 @@ def _with_malformed(
     if len(set(records)) != len(records) or any(not 1 <= r <= total for r in records):
         records = list(range(total - len(bad) + 1, total + 1))
     good = sorted(set(range(1, total + 1)) - set(records))
-    frame = frame.assign(**{ROW_COLUMN: good, MALFORMED_COLUMN: ""})
+    problems = frame[MALFORMED_COLUMN].to_numpy(object) if MALFORMED_COLUMN in frame else ""
+    frame = frame.drop(columns=MALFORMED_COLUMN, errors="ignore")
+    frame = frame.assign(**{ROW_COLUMN: good, MALFORMED_COLUMN: problems})
     if not bad:
         return frame
     rows = []
     for (_, count, text), record in zip(bad, records, strict=True):
         fields = next(csv.reader(io.StringIO(text)), []) if text else []
-        fields = (fields + [""] * len(names))[: len(names)]
         rows.append(
-            dict(zip(names, fields, strict=True))
-            | {
-                ROW_COLUMN: record,
-                MALFORMED_COLUMN: (
-                    "row has a quote that is never closed"
-                    if text.count('"') % 2
-                    else f"row has {count} fields where the header has {len(names)}"
-                ),
-            }
+            dict(zip(names, (fields + [""] * len(names))[: len(names)], strict=True))
+            | {ROW_COLUMN: record, MALFORMED_COLUMN: _row_problem(text, fields, count, names)}
         )
     filler = pd.DataFrame(rows).astype({c: frame[c].dtype for c in names})
     frame = pd.concat([frame, filler], ignore_index=True)
     return frame.sort_values(ROW_COLUMN, kind="stable").reset_index(drop=True)
+
+
+def _row_problem(text: str, fields: list[str], count: int, names: list[str]) -> str:
+    """Why a row the CSV reader refused cannot be used ("" when it can after all).
+
+    Extra fields that are all blank (Excel's trailing comma on every row) are ignored.
+    """
+    if text.count('"') % 2:
+        return "row has a quote that is never closed"
+    extra = fields[len(names) :]
+    if count == len(names) == len(fields):
+        return ""  # read again with extra columns (_read_with_extra_fields): it fits the header
+    if count > len(names) and len(fields) == count and not any(f.strip() for f in extra):
+        return ""
+    return f"row has {count} fields where the header has {len(names)}"
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -267,18 +346,33 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.astype("string").fillna("")
 
 
+def _separator(columns: list[str]) -> str:
+    """How a header read as one column is separated, when it is ('tabs', "';'"), else ""."""
+    if len(columns) != 1:
+        return ""
+    found = [
+        name for char, name in (("\t", "tabs"), (";", "';'"), ("|", "'|'")) if char in columns[0]
+    ]
+    return found[0] if found else ""
+
+
 def _check_columns(batch: BatchFile, path: Path) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in batch.frame.columns]
     if len(missing) == len(REQUIRED_COLUMNS):
-        columns = [c for c in batch.frame.columns if not c.startswith("_claims_scrub")]
+        as_written = {name: header for header, name in batch.renamed_columns.items()}
+        columns = [
+            as_written.get(c, c) for c in batch.frame.columns if not c.startswith("_claims_scrub")
+        ]
+        separator = _separator(columns)
         hint = (
-            "; the header holds ';' or tabs: save the file as comma-separated CSV"
-            if len(columns) == 1 and any(d in columns[0] for d in ";\t|")
-            else ""
+            f"its names are separated by {separator}, not commas: save the file as "
+            "comma-separated CSV"
+            if separator
+            else "is the header row missing?"
         )
         raise ClaimBatchError(
-            f"the first row names none of the required columns {list(REQUIRED_COLUMNS)}; is "
-            f"the header row missing?{hint} (the row is not shown: it may hold patient data)",
+            f"the first row names none of the required columns {list(REQUIRED_COLUMNS)}; "
+            f"{hint} (the row is not shown: it may hold patient data)",
             source=str(path),
         )
     if missing:

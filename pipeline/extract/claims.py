@@ -59,6 +59,14 @@ _ID_COMPACT = ("dob", "ssn", "dateofbirth", "birthdate")
 _NAME_OK = frozenset("payer plan provider billing rendering facility locality referring".split())
 MAX_UNITS = 99_999
 MAX_DOLLARS_DIGITS = 10
+ACCEPTED_DATES = "YYYY-MM-DD or YYYYMMDD"
+# `participating` values, upper-cased; any other value is priced as participating (flagged).
+NON_PARTICIPATING = ("N", "NO", "FALSE", "0")
+PARTICIPATING = ("Y", "YES", "TRUE", "1")
+# The shapes _parse_dates reads (a time after the date is ignored): a value of one of them
+# that does not parse is an impossible date; anything else is a format not accepted.
+_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[ T].*)?|[0-9]{8}")
+_EXCEL_SERIAL = re.compile(r"[0-9]{5}(?:\.0*)?")
 
 
 def column_words(name: str) -> list[str]:
@@ -90,6 +98,38 @@ def identifier_columns(columns: list[str]) -> list[str]:
         ):
             out.append(col)
     return out
+
+
+WITHHELD = "its values are withheld because the file has identifier columns"
+
+
+def withheld_rows(raw: pd.DataFrame) -> np.ndarray:
+    """Rows that did not split into the header's columns, in a file with identifier columns.
+
+    Such a row may hold an identifier's value under another column's name, so none of its
+    values may reach a report, a flag or a validation result (input_row locates it).
+    """
+    if MALFORMED_COLUMN not in raw:
+        return np.zeros(len(raw), dtype=bool)
+    split_wrong = (raw[MALFORMED_COLUMN].fillna("") != "").to_numpy(bool)
+    if not split_wrong.any() or not identifier_columns(_data_columns(raw)):
+        return np.zeros(len(raw), dtype=bool)
+    return split_wrong
+
+
+def withhold_split_rows(raw: pd.DataFrame) -> pd.DataFrame:
+    """The batch with every value of the withheld rows (see withheld_rows) blanked."""
+    withheld = withheld_rows(raw)
+    if not withheld.any():
+        return raw
+    out = raw.copy()
+    for col in _data_columns(raw):
+        out[col] = out[col].astype("string").mask(withheld, "")
+    return out
+
+
+def _data_columns(raw: pd.DataFrame) -> list[str]:
+    return [c for c in raw.columns if not str(c).startswith("_claims_scrub")]
 
 
 def read_batch(path: Path) -> pd.DataFrame:
@@ -150,6 +190,32 @@ def _parse_dates(text: pd.Series) -> np.ndarray:
     return dos.where(~compact, alt).to_numpy("datetime64[s]")
 
 
+def unreadable_date(value: str, impossible: str) -> str:
+    """Why a non-blank date value that did not parse is not a date, to follow "<column> 'v' ".
+
+    `impossible` is said of a value in an accepted format that is no calendar date.
+    """
+    if _DATE_SHAPE.fullmatch(value):
+        return impossible
+    said = f"is not in an accepted date format ({ACCEPTED_DATES})"
+    if _EXCEL_SERIAL.fullmatch(value):
+        said += "; it looks like an Excel date number: format the column as YYYY-MM-DD"
+    return said
+
+
+def _date_notes(column: str, text: pd.Series) -> np.ndarray:
+    """For distinct date values that do not parse: what is wrong with each, in words."""
+    return np.array(
+        [
+            f"{column} is blank"
+            if v == ""
+            else f"{column} '{v}' {unreadable_date(v, 'is not a date (YYYY-MM-DD)')}"
+            for v in text.fillna("")
+        ],
+        dtype=object,
+    )
+
+
 def _parse_units(text: pd.Series) -> np.ndarray:
     """Units as int64: 0 for blank, -1 for anything but a whole number from 1 to 99,999."""
     plain = text.str.fullmatch(r"[0-9]{1,6}(\.0*)?").fillna(False)
@@ -159,17 +225,24 @@ def _parse_units(text: pd.Series) -> np.ndarray:
     return np.where(blank, 0, np.where(ok, num.fillna(1).to_numpy("int64"), -1)).astype("int64")
 
 
-def _parse_amounts(text: pd.Series, *, allow_negative: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Cents (or a sentinel for blank) and a bad-value mask, for distinct amount strings."""
+def _parse_amounts(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cents (or a sentinel for blank or bad), a bad-value mask and a negative-amount mask
+    (negative amounts are bad too), for distinct amount strings."""
     cents, bad = parse_money(text)
     bad = bad | (_whole_digits(text) > MAX_DOLLARS_DIGITS)
-    if not allow_negative:
-        bad = bad | (cents.fillna(0) < 0)
+    negative = ~bad & (cents.fillna(0) < 0)
+    bad = bad | negative
     cents = cents.where(~bad)
-    return cents.fillna(BLANK).to_numpy("int64"), bad.to_numpy(bool)
+    return cents.fillna(BLANK).to_numpy("int64"), bad.to_numpy(bool), negative.to_numpy(bool)
 
 
 BLANK = -(2**62)
+# After "<column> '<value>'" for a negative paid or deductible amount.
+NEGATIVE = {
+    "paid": "' is negative: a negative paid amount is a reversal, which belongs in an 835 "
+    "remittance (give it with the batch or with --remits)",
+    "deductible": "' is negative; a deductible applied is zero or more",
+}
 
 
 def _whole_digits(text: pd.Series) -> np.ndarray:
@@ -181,14 +254,24 @@ def _whole_digits(text: pd.Series) -> np.ndarray:
 
 
 def _zip5(text: pd.Series) -> pd.Series:
-    """First five digits of a ZIP or ZIP+4 (with or without its hyphen); a 3- or 4-digit ZIP
-    (leading zeros lost in a spreadsheet) is padded. Any other value is kept as written, so it
-    is reported as not found rather than cut into someone else's ZIP."""
+    """First five digits of a ZIP or ZIP+4 (with or without its hyphen); a 4-digit ZIP (the
+    leading zero of a New England ZIP lost in a spreadsheet) is padded (_zip_padded flags it).
+    Any other value, 3 digits included, is kept as written, so it is reported as not found
+    rather than turned into someone else's ZIP."""
     digits = text.str.replace(r"[\s-].*$", "", regex=True)
-    short = digits.str.fullmatch(r"[0-9]{3,4}").fillna(False)
+    short = _is_padded_zip(digits)
     zip_like = digits.str.fullmatch(r"[0-9]{5}|[0-9]{9}").fillna(False)
     padded = digits.where(~short, digits.str.zfill(5)).str[:5]
     return padded.where(zip_like | short, text)
+
+
+def _is_padded_zip(text: pd.Series) -> pd.Series:
+    return text.str.fullmatch(r"[0-9]{4}(?:[\s-].*)?").fillna(False)
+
+
+def _zip_padded(text: pd.Series) -> pd.Series:
+    """The ZIP as given where _zip5 padded it, else ""."""
+    return text.where(_is_padded_zip(text), "")
 
 
 def _aside(columns: list[str]) -> dict[str, str]:
@@ -290,6 +373,7 @@ def _x12_wording(detail: np.ndarray, raw: pd.DataFrame) -> np.ndarray:
         named = f"{element} of the LX at segment " + seg[hit] + ":"
         shown[hit] = named + shown[hit].str.slice(len(column))
     shown = shown.str.replace(": is blank", " is blank", regex=False)
+    shown = shown.str.replace(f"({ACCEPTED_DATES})", "(CCYYMMDD)", regex=False)
     shown = shown.str.replace("(YYYY-MM-DD)", "(CCYYMMDD)", regex=False)
     out = detail.copy()
     out[x12] = shown.to_numpy(object)
@@ -307,6 +391,8 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     zip5) are categoricals, so later steps compare integer codes.
     """
     raw = raw.reset_index(drop=True)
+    withheld = withheld_rows(raw)
+    raw = withhold_split_rows(raw)
     n = len(raw)
     rows = raw[ROW_COLUMN].to_numpy("int64") if ROW_COLUMN in raw else np.arange(1, n + 1)
     malformed = (
@@ -314,18 +400,11 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
         if MALFORMED_COLUMN in raw
         else np.full(n, "", dtype=object)
     )
-    dropped = identifier_columns([c for c in raw.columns if not c.startswith("_")])
+    dropped = identifier_columns(_data_columns(raw))
     if dropped:
         logger.warning("dropped %d identifier column(s): %s", len(dropped), ", ".join(dropped))
     keep = raw.drop(columns=dropped + [c for c in (ROW_COLUMN, MALFORMED_COLUMN) if c in raw])
     keep = keep.rename(columns=_aside(list(keep.columns)))
-    split_wrong = malformed != ""
-    if dropped and split_wrong.any():
-        # A row that did not split into the header's columns may hold an identifier's value
-        # under another column's name: its fields are withheld (input_row locates it).
-        blank = pd.Series("", index=keep.index, dtype="string")
-        for col in keep.columns:
-            keep[col] = keep[col].astype("string").where(~split_wrong, blank)
     extra: dict[str, object] = {"line_index": np.arange(n, dtype="int64"), "input_row": rows}
 
     # Integer id of the claim id as written, so later steps never hash the text again.
@@ -372,14 +451,13 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
         ("deductible", "deductible_amount"),
     ):
         ids, text = _distinct(raw, col)
-        cents_u, bad_u = _parse_amounts(text, allow_negative=(name == "paid"))
-        cents, bad = (cents_u[ids], bad_u[ids]) if n else (cents_u[:0], bad_u[:0])
+        cents_u, bad_u, negative_u = _parse_amounts(text)
+        cents, bad, negative = (cents_u[ids], bad_u[ids], negative_u[ids])
         extra[f"{name}_cents"] = pd.arrays.IntegerArray(
             np.where(cents == BLANK, 0, cents).astype("int64"), cents == BLANK
         )
         if not bad.any():
             continue
-        negative = bad & text.str.startswith("-").to_numpy(bool)[ids]
         if name == "charge":
             _note(
                 detail,
@@ -391,21 +469,23 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
             _note(detail, negative & (detail == ""), f"{col} '", (ids, text), "' is negative")
             bad_amount |= bad
         else:
-            # An unreadable paid or deductible amount does not stop pricing; it is flagged
-            # and the paid comparison is skipped for the line.
+            # An unreadable or negative paid or deductible amount does not stop pricing; it
+            # is flagged and the paid comparison is skipped for the line.
             _note(
                 paid_note,
-                bad & (paid_note == ""),
+                bad & ~negative & (paid_note == ""),
                 f"{col} '",
                 (ids, text),
                 "' is not a dollar amount",
             )
+            _note(paid_note, negative & (paid_note == ""), f"{col} '", (ids, text), NEGATIVE[name])
 
     extra["zip5"] = categorical_by_unique(raw, "service_zip", _zip5)
+    extra["zip_padded"] = _obj(column_by_unique(raw, "service_zip", _zip_padded))
     extra["carrier"] = categorical_by_unique(raw, "carrier")
     extra["locality"] = categorical_by_unique(raw, "locality")
     part = column_by_unique(raw, "participating", lambda t: t.str.upper())
-    extra["is_participating"] = ~np.isin(part, ["N", "NO", "FALSE", "0"])
+    extra["is_participating"] = ~np.isin(part, NON_PARTICIPATING)
 
     problem = np.full(n, "", dtype=object)
     problem[bad_amount] = "INPUT_BAD_AMOUNT"
@@ -420,7 +500,12 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     )
     no_date = np.isnat(dos)
     problem[no_date] = "INPUT_BAD_DATE"
-    _note(detail, no_date, "claim_line_start_date '", dates, "' is not a date (YYYY-MM-DD)")
+    if no_date.any():
+        ids, values = dates
+        unparsed = np.isnat(dos_u)
+        notes = np.full(len(values), "", dtype=object)
+        notes[unparsed] = _date_notes("claim_line_start_date", values[unparsed])
+        _note(detail, no_date, "", (ids, notes), "")
     no_code = np.asarray(extra["hcpcs"] == "")
     problem[no_code] = "INPUT_MISSING_CODE"
     detail[no_code] = "hcpcs_code is blank"
@@ -428,6 +513,7 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     is_malformed = malformed != ""
     problem[is_malformed] = "INPUT_MALFORMED_ROW"
     detail[is_malformed] = malformed[is_malformed]
+    detail[withheld] = [f"{text}; {WITHHELD}" for text in malformed[withheld]]
     extra["input_problem"] = _obj(problem)
     extra["input_detail"] = _obj(detail)
     extra["paid_problem"] = _obj(paid_note)

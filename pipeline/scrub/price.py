@@ -513,6 +513,14 @@ def _locality(
         idx,
         ("ZIP ", zip5, " is not in the CMS ZIP5 file."),
     )
+    if "zip_padded" in out:  # a 4-digit ZIP read with a leading zero (extract.claims)
+        given = out["zip_padded"].to_numpy(object)
+        flags.add(
+            "ZIP_PADDED",
+            dated & (given != "") & (loc_source == "zip"),
+            idx,
+            ("ZIP ", given, " has 4 digits; read as ", zip5, ", priced at locality ", loc_key, "."),
+        )
     flags.add(
         "LOCALITY_NOT_FOUND",
         dated & ~gpci_found & ~national & (loc_source != "zip_not_found"),

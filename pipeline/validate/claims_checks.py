@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 
 from pipeline.extract.batch_files import REQUIRED_COLUMNS
-from pipeline.extract.claims import MAX_DOLLARS_DIGITS, MAX_UNITS
+from pipeline.extract.claims import (
+    MAX_DOLLARS_DIGITS,
+    MAX_UNITS,
+    NON_PARTICIPATING,
+    PARTICIPATING,
+    unreadable_date,
+)
 from pipeline.validate.runner import Check
 
 HCPCS_SHAPE = r"^(?:[0-9]{4}[0-9FMTU]|[A-V][0-9]{4})$"
@@ -24,6 +31,9 @@ DIAGNOSIS_COLUMN = re.compile(r"^diagnosis_code_[0-9]+$")
 MODIFIER_COLUMNS = tuple(f"hcpcs_modifier_{i}" for i in range(1, 5))
 NPI_COLUMNS = ("rendering_npi", "billing_npi")
 INPUT_RULE = "INPUT_INVALID"  # input_problem of lines rejected here (catalog rule)
+PARTICIPATION_VALUES = tuple(
+    v for pair in zip(PARTICIPATING, NON_PARTICIPATING, strict=True) for v in pair
+)
 
 
 def _data_file(name: str) -> list[dict[str, str]]:
@@ -183,6 +193,13 @@ def line_checks() -> list[Check]:
             },
         ),
         in_set(
+            "participating_known",
+            "participating, when given, is Y or N (or YES/NO, TRUE/FALSE, 1/0) (warning only)",
+            "participating",
+            PARTICIPATION_VALUES,
+            "warning",
+        ),
+        in_set(
             "place_of_service",
             "place_of_service_code, when given, is in the CMS place-of-service code set",
             "place_of_service_code",
@@ -222,9 +239,16 @@ def line_checks() -> list[Check]:
     return checks
 
 
-# Plain reason for a failing line: (text column shown, sentence). "{v}" is the value; a check
-# whose shown value is blank says "<column> is blank" instead.
-REASONS: dict[str, tuple[str | None, str]] = {
+def _date_reason(column: str) -> Callable[[str], str]:
+    def reason(v: str) -> str:
+        return f"{column} '{v}' {unreadable_date(v, 'is not a real date (YYYY-MM-DD)')}"
+
+    return reason
+
+
+# Plain reason for a failing line: (text column shown, sentence). "{v}" is the value (or the
+# sentence is a function of it); a check whose shown value is blank says "<column> is blank".
+REASONS: dict[str, tuple[str | None, str | Callable[[str], str]]] = {
     "claim_id_present": (None, "claim_id is blank"),
     "claim_line_number_present": (None, "claim_line_number is blank"),
     "claim_line_number_whole": (
@@ -246,18 +270,12 @@ REASONS: dict[str, tuple[str | None, str]] = {
     ),
     "charge_is_amount": ("charge_amount", "charge_amount '{v}' is not a dollar amount"),
     "charge_not_negative": ("charge_amount", "charge_amount '{v}' is negative"),
-    "date_of_service_real": (
-        "claim_line_start_date",
-        "claim_line_start_date '{v}' is not a real date (YYYY-MM-DD)",
-    ),
+    "date_of_service_real": ("claim_line_start_date", _date_reason("claim_line_start_date")),
     "date_of_service_not_future": (
         "claim_line_start_date",
         "claim_line_start_date {v} is after the run date",
     ),
-    "line_end_date_real": (
-        "claim_line_end_date",
-        "claim_line_end_date '{v}' is not a real date (YYYY-MM-DD)",
-    ),
+    "line_end_date_real": ("claim_line_end_date", _date_reason("claim_line_end_date")),
     "line_end_date_not_future": (
         "claim_line_end_date",
         "claim_line_end_date {v} is after the run date",
@@ -265,6 +283,12 @@ REASONS: dict[str, tuple[str | None, str]] = {
     "line_end_not_before_start": (
         "claim_line_end_date",
         "claim_line_end_date {v} is before claim_line_start_date",
+    ),
+    "participating_known": (
+        "participating",
+        "participating '{v}' is not one of "
+        + ", ".join(PARTICIPATION_VALUES)
+        + " (any case); priced as participating",
     ),
     "place_of_service": (
         "place_of_service_code",

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from pipeline.extract.claims import withheld_rows, withhold_split_rows
 from pipeline.scrub.flags import FlagCollector
 from pipeline.validate.claims_checks import INPUT_RULE, REASONS, batch_checks, line_checks
 from pipeline.validate.claims_table import validation_frame
@@ -42,6 +43,7 @@ class ClaimValidation:
     failed_checks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     reasons: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     warnings: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    warning_reasons: dict[str, np.ndarray] = field(default_factory=dict)  # by check name
     run_date: str = ""
     max_reject_share: float = 0.05
     allowed_rejects: int = 0
@@ -115,6 +117,8 @@ def validate_claims(
     max_reject_share: float,
 ) -> ClaimValidation:
     """Run the claim suites on a batch (`raw` as read, `lines` as normalize_batch made it)."""
+    withheld = withheld_rows(raw.reset_index(drop=True))
+    raw = withhold_split_rows(raw.reset_index(drop=True))
     batch = run_suite("claim_batch", "claim_batch", raw, batch_checks())
     result = ClaimValidation(batch=batch, run_date=run_date.isoformat())
     result.max_reject_share = max_reject_share
@@ -150,9 +154,12 @@ def validate_claims(
     if extra.any():
         names[extra] = problem[extra]
         reasons[extra] = lines["input_detail"].to_numpy(object)[extra]
+    # A withheld row's checks saw blanks; its reason is the reader's, which says why.
+    reasons[withheld] = lines["input_detail"].to_numpy(object)[withheld]
     result.failed_checks, result.reasons = names, reasons
     result.rejected = names != ""
     _, result.warnings = _per_line(warning, shown, n)
+    result.warning_reasons = {c.name: _per_line([c], shown, n)[1] for c in warning}
 
     result.allowed_rejects = allowed_rejects(n, max_reject_share)
     share_frame = pd.DataFrame({"line_rejected": result.rejected.astype("int64")})
@@ -193,10 +200,9 @@ def _per_line(failed, shown: dict[str, pd.Series], n: int) -> tuple[np.ndarray, 
             texts = np.full(len(at), sentence, dtype=object)
         else:
             values = shown[column].iloc[at].astype(object).fillna("").astype(str).to_numpy(object)
+            say = sentence if callable(sentence) else sentence.format
             blank = f"{column} is blank"
-            texts = np.array(
-                [sentence.format(v=v) if v != "" else blank for v in values], dtype=object
-            )
+            texts = np.array([say(v=v) if v != "" else blank for v in values], dtype=object)
         first = names[at] == ""
         names[at] = np.where(first, check.name, names[at] + ";" + check.name)
         reasons[at] = np.where(first, texts, reasons[at] + "; " + texts)
@@ -244,13 +250,19 @@ def rejects_table(lines: pd.DataFrame, validation: ClaimValidation, run_id: str)
     )
 
 
+# The flag raised on lines that passed but fail a warning check: (rule code, check name).
+WARNING_RULES = (
+    ("MODIFIER_UNKNOWN", "modifiers_known"),
+    ("PARTICIPATION_UNKNOWN", "participating_known"),
+)
+
+
 def warning_flags(lines: pd.DataFrame, validation: ClaimValidation) -> FlagCollector:
-    """MODIFIER_UNKNOWN on lines that passed but carry a modifier not in the known list."""
+    """A flag per warning check on lines that passed but fail it (WARNING_RULES)."""
     flags = FlagCollector()
-    flags.add(
-        "MODIFIER_UNKNOWN",
-        (validation.warnings != "") & ~validation.rejected,
-        lines["line_index"].to_numpy("int64"),
-        (validation.warnings, "."),
-    )
+    index = lines["line_index"].to_numpy("int64")
+    for rule, check in WARNING_RULES:
+        reasons = validation.warning_reasons.get(check)
+        if reasons is not None:
+            flags.add(rule, (reasons != "") & ~validation.rejected, index, (reasons, "."))
     return flags

@@ -144,7 +144,7 @@ def validation_frame(raw: pd.DataFrame, lines: pd.DataFrame) -> tuple[pd.DataFra
     raw = raw.reset_index(drop=True)
     n = len(raw)
     text = {c: _text(raw, c) for c in ("claim_id", "claim_line_number")}
-    for c in ("hcpcs_code", *MODIFIER_COLUMNS):
+    for c in ("hcpcs_code", *MODIFIER_COLUMNS, "participating"):
         text[c] = _text(raw, c, upper=True)
     for c in (
         "service_unit_quantity",
@@ -165,6 +165,7 @@ def validation_frame(raw: pd.DataFrame, lines: pd.DataFrame) -> tuple[pd.DataFra
             *MODIFIER_COLUMNS,
             "service_unit_quantity",
             "place_of_service_code",
+            "participating",
             *NPI_COLUMNS,
         )
     }
@@ -240,6 +241,7 @@ def validation_frame(raw: pd.DataFrame, lines: pd.DataFrame) -> tuple[pd.DataFra
     frame = pd.DataFrame(columns, copy=False)
 
     shown = dict(text)
+    shown["participating"] = _text(raw, "participating")  # as given, not upper-cased
     shown["row_problem"] = pd.Series(malformed, dtype=object)
     shown["malformed_diagnosis_code"] = pd.Series(bad_dx, dtype=object)
     shown["unknown_modifiers"] = pd.Series(unknown_text, dtype=object)

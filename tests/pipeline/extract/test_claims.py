@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import ClaimBatchError
+from pipeline.extract.batch_files import read_batch_file
 from pipeline.extract.claims import normalize_batch, read_batch
-from tests.conftest import batch, flags_of
+from tests.conftest import allowed, batch, flags_of
 
 
 def test_csv_and_parquet_read_the_same(tmp_path):
@@ -22,6 +23,40 @@ def test_latin1_file_is_read(tmp_path):
     raw = batch({"hcpcs_code": "99213", "payer": "Médicare"})
     (tmp_path / "b.csv").write_bytes(raw.to_csv(index=False).encode("latin-1"))
     assert read_batch(tmp_path / "b.csv")["payer"].iloc[0] == "Médicare"
+
+
+@pytest.mark.parametrize(
+    "encoding",
+    [
+        pytest.param("utf-16", id="UTF-16 with BOM"),
+        pytest.param("utf-16-le", id="UTF-16LE without BOM"),
+        pytest.param("utf-16-be", id="UTF-16BE without BOM"),
+    ],
+)
+def test_utf16_is_read_with_or_without_byte_order_mark(tmp_path, encoding):
+    text = HEADER + "C1,1,2025-10-15,99213,100,77030\nC1,2,2025-10-15,99214,100,77030\n"
+    batch = read_batch_file(_write(tmp_path, "u.csv", text, encoding))
+    assert batch.encoding == encoding
+    assert batch.frame["hcpcs_code"].tolist() == ["99213", "99214"]
+
+
+@pytest.mark.parametrize(
+    ("separator", "named"),
+    [
+        pytest.param("\t", "tabs", id="tab"),
+        pytest.param(";", "';'", id="semicolon"),
+        pytest.param("|", "'|'", id="pipe"),
+    ],
+)
+def test_header_with_another_separator_says_so(tmp_path, separator, named):
+    text = (HEADER + "C1,1,2025-10-15,99213,100,77030\n").replace(",", separator)
+    with pytest.raises(ClaimBatchError) as error:
+        read_batch(_write(tmp_path, "b.csv", text))
+    assert (
+        f"none of the required columns ['claim_id', 'claim_line_number', "
+        f"'claim_line_start_date', 'hcpcs_code']; its names are separated by {named}, not "
+        "commas: save the file as comma-separated CSV (the row is not shown"
+    ) in str(error.value)
 
 
 def test_missing_required_columns_is_a_clear_error(tmp_path):
@@ -184,6 +219,51 @@ def test_a_row_split_wrong_never_shows_an_identifier_under_another_name(
         assert b"ZZMEMBER" not in (tmp_path / "out" / "shift" / name).read_bytes(), name
 
 
+LEAK = (
+    "claim_id,claim_line_number,claim_line_start_date,hcpcs_code,member_name,member_dob,"
+    "charge_amount,service_unit_quantity,service_zip\n"
+    "L1,1,2025-05-19,99213,ZZDOE, ZZJANE,1950-02-03,69.55,1,60611\n"
+    "L2,1,2025-05-19,99213,ZZROE,1945-02-02,69.55,1,60611\n"
+)
+WITHHELD_REASON = (
+    "row has 10 fields where the header has 9; its values are withheld because the file has "
+    "identifier columns"
+)
+
+
+@pytest.mark.parametrize(
+    ("share", "folder"),
+    [
+        pytest.param("1", "leak", id="published"),
+        pytest.param("0", "failed", id="batch failed"),
+    ],
+)
+def test_a_shifted_row_in_a_file_with_identifiers_echoes_no_value(
+    tmp_path, reference, config, share, folder
+):
+    """The name's comma shifts the birth date under charge_amount: no report may show it."""
+    from pipeline.errors import ClaimBatchError
+    from pipeline.report.storage import Destination
+    from pipeline.run import scrub_file
+
+    config = type(config)(**{**config.__dict__, "max_reject_share": float(share)})
+    path = _write(tmp_path, "leak.csv", LEAK)
+    try:
+        scrub_file(path, reference, config, Destination(str(tmp_path / "out")), use_history=False)
+    except ClaimBatchError:
+        assert folder == "failed"
+    files = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    written = {p.name for p in files}
+    assert {"rejects.csv", "rejects.parquet", "validation.json", "validation.html"} <= written
+    for file in files:
+        data = file.read_bytes()
+        for value in (b"ZZDOE", b"ZZJANE", b"1950-02-03", b"ZZROE", b"1945-02-02"):
+            assert value not in data, (file.name, value)
+    rejects = pd.read_csv(next(p for p in files if p.name == "rejects.csv"), dtype=str)
+    assert rejects["input_row"].tolist() == ["1"]
+    assert rejects["reason"].tolist() == [WITHHELD_REASON]
+
+
 def test_malformed_row_is_kept_in_place(tmp_path, reference, config):
     from pipeline.report.storage import Destination
     from pipeline.run import scrub_file
@@ -203,6 +283,37 @@ def test_malformed_row_is_kept_in_place(tmp_path, reference, config):
     reason = result.flags.loc[result.flags["rule_code"] == "INPUT_MALFORMED_ROW", "reason"]
     assert reason.tolist() == ["Not priced: row has 8 fields where the header has 6."]
     assert result.summary["malformed_rows"] == 1
+
+
+@pytest.mark.parametrize(
+    "most_rows_trail",
+    [
+        pytest.param(True, id="most rows end in a comma"),
+        pytest.param(False, id="a few rows end in a comma"),
+    ],
+)
+def test_blank_extra_fields_are_ignored_and_filled_ones_are_malformed(tmp_path, most_rows_trail):
+    trail = "," if most_rows_trail else ""
+    path = _write(
+        tmp_path,
+        "trail.csv",
+        HEADER + f"C1,1,2025-10-15,99213,100,77030{trail}\n"
+        f"C1,2,2025-10-15,99214,100,77030{trail}\n"
+        f"C1,3,2025-10-15,99215,100,77030{trail}\n"
+        "C1,4,2025-10-15,99213,100,77030, ,\n"
+        "C1,5,2025-10-15,99213,100,77030,late\n"
+        "C1,6,2025-10-15,99213,100,77030\n",
+    )
+    from pipeline.extract.batch_files import MALFORMED_COLUMN
+
+    batch = read_batch_file(path)
+    assert batch.frame["claim_line_number"].tolist() == ["1", "2", "3", "4", "5", "6"]
+    assert batch.frame["service_zip"].tolist() == ["77030"] * 6
+    assert batch.frame[MALFORMED_COLUMN].tolist() == [""] * 4 + [
+        "row has 7 fields where the header has 6",
+        "",
+    ]
+    assert batch.malformed_rows == 1
 
 
 def test_unclosed_quote_loses_no_line(tmp_path, reference, config):
@@ -239,6 +350,28 @@ def test_quoted_note_spanning_lines_is_one_value(tmp_path):
     )
     frame = read_batch(path)
     assert frame["note"].tolist() == ["first line\nsecond, with a comma", "plain"]
+
+
+@pytest.mark.parametrize(
+    "newline",
+    [
+        pytest.param("\n", id="LF"),
+        pytest.param("\r\n", id="CRLF"),
+        pytest.param("\r", id="CR only (Excel for Mac)"),
+    ],
+)
+def test_any_line_ending_is_read(tmp_path, newline):
+    text = (
+        HEADER.replace(",service_zip", ",note")
+        + 'C1,1,2025-10-15,99213,100,"two\nlines"\n'
+        + "C1,2,2025-10-15,99214,100,plain\n"
+    )
+    frame = read_batch(_write(tmp_path, "b.csv", text.replace("\n", newline)))
+    assert frame["hcpcs_code"].tolist() == ["99213", "99214"]
+    assert frame["note"].tolist() == [
+        "two" + ("\n" if newline == "\r" else newline) + "lines",
+        "plain",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -320,13 +453,40 @@ def test_out_of_range_values_are_rejected(scrub, field, value, rule):
     assert value in result.flags["reason"].iloc[0]
 
 
-def test_zip_with_lost_leading_zero_and_zip_plus_four(scrub):
-    result = scrub(
-        {"hcpcs_code": "99213", "service_zip": "2110", "patient_id": "A"},
-        {"hcpcs_code": "99213", "service_zip": "77030-1234", "patient_id": "B"},
-    )
-    assert result.lines["locality_source"].tolist() == ["zip", "zip"]
-    assert result.lines["pricing_locality"].tolist()[1] == "04412-18"
+@pytest.mark.parametrize(
+    ("given", "locality", "rule", "reason"),
+    [
+        pytest.param(
+            "6061",
+            "13102-00",
+            "ZIP_PADDED",
+            "ZIP 6061 has 4 digits; read as 06061, priced at locality 13102-00.",
+            id="4 digits padded",
+        ),
+        pytest.param(
+            "6061-1234",
+            "13102-00",
+            "ZIP_PADDED",
+            "ZIP 6061-1234 has 4 digits; read as 06061, priced at locality 13102-00.",
+            id="4 digits and plus four",
+        ),
+        pytest.param(
+            "606",
+            "national",
+            "ZIP_NOT_FOUND",
+            "ZIP 606 is not in the CMS ZIP5 file.",
+            id="3 digits",
+        ),
+        pytest.param("77030-1234", "04412-18", None, None, id="ZIP+4"),
+        pytest.param("06061", "13102-00", None, None, id="5 digits"),
+    ],
+)
+def test_short_zip_is_padded_with_a_flag_or_not_a_zip(scrub, given, locality, rule, reason):
+    result = scrub({"hcpcs_code": "99213", "service_zip": given})
+    assert result.lines["pricing_locality"].tolist() == [locality]
+    zip_flags = result.flags[result.flags["rule_code"].astype(str).str.startswith("ZIP")]
+    assert zip_flags["rule_code"].astype(str).tolist() == ([rule] if rule else [])
+    assert zip_flags["reason"].tolist() == ([reason] if reason else [])
 
 
 def test_malformed_modifier_rejects_the_line(scrub):
@@ -391,3 +551,85 @@ def test_comma_as_decimal_point_and_six_digit_zip(scrub):
     assert result.lines["billed_cents"].tolist()[1] == 125000
     assert flags_of(result, 3) == ["ZIP_NOT_FOUND"]
     assert "ZIP 123456 is not in the CMS ZIP5 file." in result.flags["reason"].tolist()
+
+
+FORMAT = "is not in an accepted date format (YYYY-MM-DD or YYYYMMDD)"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        pytest.param("5/19/2025", f"claim_line_start_date '5/19/2025' {FORMAT}", id="US date"),
+        pytest.param("2025/05/19", f"claim_line_start_date '2025/05/19' {FORMAT}", id="slashes"),
+        pytest.param(
+            "45796",
+            f"claim_line_start_date '45796' {FORMAT}; it looks like an Excel date number: "
+            "format the column as YYYY-MM-DD",
+            id="Excel serial",
+        ),
+        pytest.param(
+            "2025-02-30",
+            "claim_line_start_date '2025-02-30' is not a date (YYYY-MM-DD)",
+            id="Feb 30",
+        ),
+        pytest.param("", "claim_line_start_date is blank", id="blank"),
+    ],
+)
+def test_bad_date_flag_and_reject_reason_agree(scrub, value, reason):
+    result = scrub({"hcpcs_code": "99213", "claim_line_start_date": value})
+    assert flags_of(result, 1) == ["INPUT_BAD_DATE"]
+    assert result.flags["reason"].tolist() == [f"Not priced: {reason}."]
+    real = reason.replace("is not a date", "is not a real date")  # the validation's wording
+    assert result.rejects.to_pandas()["reason"].tolist() == [real]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        pytest.param(
+            "paid_amount", "N/A", "paid_amount 'N/A' is not a dollar amount", id="paid not dollars"
+        ),
+        pytest.param(
+            "paid_amount",
+            "-10.00",
+            "paid_amount '-10.00' is negative: a negative paid amount is a reversal, which "
+            "belongs in an 835 remittance (give it with the batch or with --remits)",
+            id="negative paid",
+        ),
+        pytest.param(
+            "deductible_amount",
+            "-5.00",
+            "deductible_amount '-5.00' is negative; a deductible applied is zero or more",
+            id="negative deductible",
+        ),
+    ],
+)
+def test_bad_or_negative_paid_amount_skips_the_paid_comparison(scrub, field, value, reason):
+    result = scrub({"hcpcs_code": "99213", "paid_amount": "10.00", field: value})
+    assert result.lines["line_status"].tolist() == ["priced"]
+    assert flags_of(result, 1) == ["INPUT_BAD_PAID"]
+    assert result.flags["reason"].tolist() == [f"Paid comparison skipped: {reason}."]
+    assert result.lines["paid_variance_cents"].isna().tolist() == [True]
+
+
+def test_unknown_participation_value_is_flagged_and_priced_as_participating(scrub):
+    result = scrub(
+        {"hcpcs_code": "99213", "participating": "X", "patient_id": "A"},
+        {"hcpcs_code": "99213", "participating": "n", "patient_id": "B"},
+        {"hcpcs_code": "99213", "participating": "yes", "patient_id": "C"},
+        {"hcpcs_code": "99213", "participating": "", "patient_id": "D"},
+    )
+    # 99213 in Houston, non-facility, RVU25D: $91.00; non-participating 95%: $86.45.
+    assert allowed(result) == [9100, 8645, 9100, 9100]
+    assert [flags_of(result, i) for i in (1, 2, 3, 4)] == [
+        ["PARTICIPATION_UNKNOWN"],
+        ["LIMITING_CHARGE_EXCEEDED"],  # non-participating, a $5,000 charge
+        [],
+        [],
+    ]
+    reasons = result.flags.loc[result.flags["rule_code"] == "PARTICIPATION_UNKNOWN", "reason"]
+    assert reasons.tolist() == [
+        "participating 'X' is not one of Y, N, YES, NO, TRUE, FALSE, 1, 0 (any case); priced "
+        "as participating."
+    ]
+    assert result.summary["validation"]["lines_with_warning"] == {"participating_known": 1}

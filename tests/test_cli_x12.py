@@ -503,3 +503,55 @@ def test_x12_input_flags_name_the_segment(tmp_path, monkeypatch):
         ],
     ]
     assert "YYYY-MM-DD in a CSV, CCYYMMDD in an 837P" in flags["action"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("bad", "as_remits", "element", "balance"),
+    [
+        pytest.param(
+            "CLP*SYN-1001*1*280.00*ABC*",
+            True,
+            "CLP04",
+            "claim 'SYN-1001': the balance cannot be checked, its paid amount (CLP04) is "
+            "unreadable",
+            id="paid-abc-with-remits",
+        ),
+        pytest.param(
+            "CLP*SYN-1001*1*$280*71.34*",
+            False,
+            "CLP03",
+            "claim 'SYN-1001': the balance cannot be checked, its charge (CLP03) is unreadable",
+            id="charge-dollar-sign-plain-input",
+        ),
+    ],
+)
+def test_a_bad_claim_payment_amount_is_a_finding_not_a_crash(
+    tmp_path, capsys, monkeypatch, bad, as_remits, element, balance
+):
+    """An unreadable CLP03/CLP04 used to crash the repeat check (int of a missing amount):
+    now it is a finding naming segment 14, and the 837 and the 835 still get their reports."""
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    path = tmp_path / "r_bad.835"
+    path.write_text(REMITS.read_text().replace("CLP*SYN-1001*1*280.00*71.34*", bad, 1))
+    out = tmp_path / "out"
+    remits = ["--remits", str(path)] if as_remits else [str(path)]
+    assert main(["run", str(CLAIMS), *remits, "--out", str(out), "--no-history", "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "houston_2025-11-01: 8 lines read, 7 priced" in printed
+    assert "r_bad: 835 with 8 claim payments, 10 lines; matched 9 in this run" in printed
+    assert len(_csv(out / "houston_2025-11-01" / "lines.csv")) == 8
+    findings = _csv(out / "remits" / "r_bad" / "x12_findings.csv")
+    ours = findings[findings["code"].isin(["AMOUNT", "BALANCE"])]
+    assert ours[["segment", "element", "code"]].values.tolist()[-2:] == [
+        ["14", element, "AMOUNT"],
+        ["14", "", "BALANCE"],
+    ]
+    assert ours["message"].tolist()[-1] == balance
+    assert ours["message"].tolist()[-2].startswith(f"{element} ")
+    claims = _csv(out / "remits" / "r_bad" / "remit_claims.csv")
+    assert claims.loc[0, ["charge", "paid"]].tolist() == (
+        ["280.00", ""] if element == "CLP04" else ["", "71.34"]
+    )
+    # The service lines keep their own amounts and flags.
+    rows = _csv(out / "remits" / "r_bad" / "remit_lines.csv")
+    assert rows["flags"].tolist()[:2] == ["PAYER_DOWNCODED;REMIT_UNDERPAID", "PAYER_DENIED"]

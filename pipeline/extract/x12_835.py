@@ -73,6 +73,7 @@ LINE_COLUMNS = (
     "paid_cents",
     "allowed_cents",
 )
+_NOT_COMPARED = "the payment is not compared with the expected payment"
 INTEGER_COLUMNS = ("remit_row", "remit_claim", "lines", "x12_segment", "x12_claim_segment")
 _AMOUNT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
@@ -213,11 +214,16 @@ class _Mapper:
         self.line: dict | None = None
         self.paid_total = 0
         self.plb_total = 0
+        self.unread_paid: list[int] = []  # CLP segments of the transaction without CLP04
 
     def note(self, number: int, seg_id: str, code: str, message: str, element: str = "") -> None:
         self.findings.append(Finding(number, seg_id, element, code, message))
 
-    def amount(self, seg: X12Segment, ref: str, *, required: bool = True) -> int | None:
+    def amount(
+        self, seg: X12Segment, ref: str, *, required: bool = True, effect: str = ""
+    ) -> int | None:
+        """The amount in element `ref` in cents; None, with a finding, if it cannot be read.
+        `effect` says what is then not done with it."""
         text = seg.get(ref)
         value = cents(text)
         if value is None and (text or required):
@@ -225,7 +231,8 @@ class _Mapper:
                 seg.number,
                 seg.id,
                 "AMOUNT",
-                f"{ref} {text!r} is not an amount in dollars and cents; read as missing",
+                f"{ref} {text!r} is not an amount in dollars and cents (e.g. 71.34); read as "
+                f"missing{'; ' + effect if effect else ''}. Ask the payer for a corrected 835",
                 ref,
             )
         return value
@@ -242,6 +249,7 @@ class _Mapper:
         self.transactions += 1
         self.header = {"x12_transaction": seg.get("ST02")}
         self.paid_total = self.plb_total = 0
+        self.unread_paid = []
         self.bpr_paid = None
 
     def _on_bpr(self, seg: X12Segment) -> None:
@@ -279,7 +287,9 @@ class _Mapper:
             "claim_id": seg.get("CLP01"),
             "claim_status": status,
             "charge_cents": self.amount(seg, "CLP03"),
-            "paid_cents": self.amount(seg, "CLP04"),
+            "paid_cents": self.amount(
+                seg, "CLP04", effect="the claim's paid total is unknown and not compared"
+            ),
             "patient_responsibility_cents": self.amount(seg, "CLP05", required=False),
             "payer_claim_number": seg.get("CLP07"),
             "claim_filing_indicator": seg.get("CLP06"),
@@ -391,7 +401,7 @@ class _Mapper:
                 else modifiers
             ),
             "charge_cents": self.amount(seg, "SVC02"),
-            "paid_cents": self.amount(seg, "SVC03"),
+            "paid_cents": self.amount(seg, "SVC03", effect=_NOT_COMPARED),
             "units_paid": seg.get("SVC05"),
             "units_billed": seg.get("SVC07") or seg.get("SVC05"),
             "problem": problem,
@@ -472,7 +482,15 @@ class _Mapper:
             and paid is not None
             and charge - claim["adjustments_cents"] - line_adjustments == paid
         )
-        if not balanced:
+        if charge is None or paid is None:
+            self.note(
+                claim["x12_segment"],
+                "CLP",
+                "BALANCE",
+                f"claim {claim['claim_id']!r}: the balance cannot be checked, its "
+                f"{'charge (CLP03)' if charge is None else 'paid amount (CLP04)'} is unreadable",
+            )
+        elif not balanced:
             self.note(
                 claim["x12_segment"],
                 "CLP",
@@ -482,6 +500,8 @@ class _Mapper:
                 f"amount {_money(paid)}",
             )
         self.paid_total += paid or 0
+        if paid is None:
+            self.unread_paid.append(claim["x12_segment"])
         self.claims.append(
             {
                 "remit_claim": claim["remit_claim"],
@@ -501,7 +521,15 @@ class _Mapper:
         if line["level"] != "line":
             return
         charge, paid = line.get("charge_cents"), line.get("paid_cents")
-        if charge is None or paid is None or charge - adjustments != paid:
+        if charge is None or paid is None:
+            which = "charge (SVC02)" if charge is None else "paid amount (SVC03)"
+            self.note(
+                line["x12_segment"],
+                "SVC",
+                "BALANCE",
+                f"service line: the balance cannot be checked, its {which} is unreadable",
+            )
+        elif charge - adjustments != paid:
             self.note(
                 line["x12_segment"],
                 "SVC",
@@ -538,7 +566,20 @@ class _Mapper:
 
     def close_transaction(self) -> None:
         self.close_claim()
-        if self.bpr_paid is not None and self.bpr_paid != self.paid_total - self.plb_total:
+        if self.bpr_paid is not None and self.unread_paid:
+            at = ("segments " if len(self.unread_paid) > 1 else "segment ") + ", ".join(
+                str(n) for n in self.unread_paid
+            )
+            self.note(
+                self.bpr_segment,
+                "BPR",
+                "BALANCE",
+                f"BPR02 {_money(self.bpr_paid)} cannot be checked against the claims' paid "
+                f"total: the paid amount (CLP04) of the claim payment at {at} could not be "
+                "read",
+                "BPR02",
+            )
+        elif self.bpr_paid is not None and self.bpr_paid != self.paid_total - self.plb_total:
             self.note(
                 self.bpr_segment,
                 "BPR",

@@ -408,6 +408,10 @@ class _Mapper:
             "_adjustments": [],
             "_remarks": [],
         }
+        if self.line["paid_cents"] is None:
+            self.line["problem"] = "; ".join(
+                p for p in (problem, "SVC03 (paid) is not an amount; " + _NOT_COMPARED) if p
+            )
 
     def close_line(self) -> None:
         if self.line is None or self.claim is None:

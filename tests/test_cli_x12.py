@@ -555,3 +555,40 @@ def test_a_bad_claim_payment_amount_is_a_finding_not_a_crash(
     # The service lines keep their own amounts and flags.
     rows = _csv(out / "remits" / "r_bad" / "remit_lines.csv")
     assert rows["flags"].tolist()[:2] == ["PAYER_DOWNCODED;REMIT_UNDERPAID", "PAYER_DENIED"]
+
+
+def test_minutes_on_a_code_that_is_not_anesthesia_are_not_units(tmp_path, monkeypatch):
+    """SV1*HC:99212*100.00*MJ*30 used to price as 30 visits (MUE error, $1,581.80 at risk).
+    Minutes are rejected on it with the segment and the fix; the anesthesia line 00790 of
+    45 minutes (MJ) is still carrier priced."""
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    path = tmp_path / "minutes.837"
+    text = CLAIMS.read_text().replace("SV1*HC:99212*100.00*UN*1*", "SV1*HC:99212*100.00*MJ*30*")
+    path.write_text(text)
+    out = tmp_path / "out"
+    args = ["run", str(path), "--out", str(out), "--no-history", "-q"]
+    assert main([*args, "--max-reject-share", "0.5"]) == 0
+    lines = _csv(out / "minutes" / "lines.csv").set_index("hcpcs_code")
+    assert lines.loc[
+        "99212", ["unit_basis", "line_status", "expected_allowed", "flags"]
+    ].tolist() == [
+        "MJ",
+        "rejected",
+        "",
+        "INPUT_MALFORMED_ROW",
+    ]
+    assert lines.loc["99212", "dollars_at_risk"] == "100.00"
+    assert lines.loc["00790", ["line_status", "flags"]].tolist() == [
+        "carrier_priced",
+        "ANESTHESIA_NOT_PRICED",
+    ]
+    reason = (
+        "SV103 'MJ' (minutes) on 99212 at segment 59: only anesthesia codes (00100-01999) are "
+        "billed in minutes, so SV104 '30' is not a number of units; send the line with SV103 "
+        "'UN' and its units of service"
+    )
+    flags = _csv(out / "minutes" / "flags.csv")
+    assert flags.loc[flags["input_row"] == "5", "reason"].tolist() == [f"Not priced: {reason}."]
+    findings = _csv(out / "minutes" / "x12_findings.csv")
+    errors = findings[findings["severity"] == "error"]
+    assert errors[["segment", "element", "message"]].values.tolist() == [["59", "SV103", reason]]

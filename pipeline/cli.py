@@ -151,7 +151,7 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
 
 def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list[Path]]:
     """Claim batches and 835 remittances: inputs split by content, plus the --remits files
-    (the 835s of a --remits folder; a --remits file must be an 835)."""
+    (every X12-named file and 835 of a --remits folder), all read as 835s."""
     from pipeline.extract.x12_envelope import X12_SUFFIXES, is_x12, transaction_kind
 
     def is_835(p: Path) -> bool:
@@ -175,12 +175,7 @@ def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list
             remits += found
         elif not p.exists():
             raise PipelineError(f"--remits {p}: no such file or folder; check the path")
-        elif not is_835(p):
-            raise PipelineError(
-                f"--remits {p}: not an X12 835 remittance (no GS*HP / ST*835 at its start); "
-                "pass claim files without --remits"
-            )
-        else:
+        else:  # read as an 835 even if it is not one, so it is refused and quarantined
             remits.append(p)
     if not claims and not remits:
         raise PipelineError("no input given; pass batch files or folders, or --sample")

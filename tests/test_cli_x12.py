@@ -291,12 +291,22 @@ def test_malformed_x12_is_quarantined_and_the_rest_goes_on(tmp_path, capsys, mon
 
 
 def test_remits_option_takes_only_835s(tmp_path, capsys):
-    code = main(["run", "--remits", str(CLAIMS), "--out", str(tmp_path)])
-    assert code == 2
+    """A --remits file that is not an 835 is refused and quarantined like one in a --remits
+    folder (docs/x12.md), and the run exits 1; a path that does not exist is a usage error."""
+    out = tmp_path / "out"
+    assert main(["run", "--remits", str(CLAIMS), "--out", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
     assert (
-        f"--remits {CLAIMS}: not an X12 835 remittance (no GS*HP / ST*835 at its start); pass "
-        "claim files without --remits"
-    ) in capsys.readouterr().err
+        f"claims-scrub: {CLAIMS}: segment 2: GS01 'HC' / GS08 '005010X222A1' is a professional "
+        "claim (837P), not a 835; it is a claim file: pass it without --remits"
+    ) in err
+    assert "claims-scrub: 1 of 1 input files could not be read" in err
+    record = json.loads((out / "quarantine" / f"{CLAIMS.name}.json").read_text())
+    assert (record["file"], record["segment"]) == (str(CLAIMS), 2)
+    assert sorted(p.name for p in out.iterdir()) == ["quarantine"]
+    missing = tmp_path / "nowhere.835"
+    assert main(["run", "--remits", str(missing), "--out", str(out)]) == 2
+    assert f"--remits {missing}: no such file or folder" in capsys.readouterr().err
 
 
 def _without(pattern: str, first_only: bool = False) -> str:

@@ -352,6 +352,14 @@ def run(args: argparse.Namespace) -> int:
                 f"  report: {out.uri(REMITS_FOLDER + '/' + s['remittance'])}/ (remit_lines.csv, "
                 "flags.csv, summary.json)"
             )
+            if s.get("service_lines_outside_claim_payments"):
+                print(
+                    f"claims-scrub: warning: {s['input']}: "
+                    f"{s['service_lines_outside_claim_payments']:,} service payment(s) outside "
+                    "any claim payment (a CLP is missing): not matched to claim lines; see the "
+                    "errors in x12_findings.csv and ask the payer for a corrected 835",
+                    file=sys.stderr,
+                )
     if failures:
         print(
             f"claims-scrub: {failures} of {len(named) + missing} input files could not be read "

@@ -157,7 +157,7 @@ def finish_remits(
         return []
     if use_history:
         rest = remits.unmatched()
-        claims = set(rest["claim_id"].astype(str))
+        claims = set(rest["claim_id"].astype(str)) - {""}
         if claims:
             past = read_history_claims(out, claims, months=remits.months())
             match_history(remits, past, tolerance_cents=config.paid_tolerance_cents)

@@ -602,3 +602,66 @@ def test_minutes_on_a_code_that_is_not_anesthesia_are_not_units(tmp_path, monkey
     findings = _csv(out / "minutes" / "x12_findings.csv")
     errors = findings[findings["severity"] == "error"]
     assert errors[["segment", "element", "message"]].values.tolist() == [["59", "SV103", reason]]
+
+
+@pytest.mark.parametrize(
+    ("clp", "rows", "why"),
+    [
+        pytest.param(
+            "CLP*SYN-1001*",
+            {16: ("99214", "71.34"), 22: ("93000", "0.00")},
+            "there is no CLP before it in transaction '0001'",
+            id="first-clp-missing",
+        ),
+        pytest.param(
+            "CLP*SYN-1002*",
+            {29: ("99213", "71.34"), 35: ("99212", "43.95")},
+            "NM1 at segment 28 follows the service lines of claim 'SYN-1001' (CLP at segment "
+            "14), so a CLP is probably missing before it",
+            id="later-clp-missing",
+        ),
+    ],
+)
+def test_service_payments_without_their_clp_are_shown_not_dropped(
+    tmp_path, capsys, monkeypatch, clp, rows, why
+):
+    """Without its CLP a claim's SVCs were dropped (first claim) or silently given to the
+    claim before them (later claim). They are kept as unmatched rows, each with an error
+    finding, and the run says so; the file was read, so it exits 0 (README)."""
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    segments = REMITS.read_text().split("~\n")
+    path = tmp_path / "no_clp.835"
+    path.write_text("~\n".join(s for s in segments if not s.startswith(clp)))
+    out = tmp_path / "out"
+    assert main(["run", str(CLAIMS), str(path), "--out", str(out), "--no-history", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"claims-scrub: warning: {path}: 2 service payment(s) outside any claim payment (a CLP "
+        "is missing): not matched to claim lines"
+    ) in err
+    remit_lines = _csv(out / "remits" / "no_clp" / "remit_lines.csv")
+    assert len(remit_lines) == 10
+    lost = remit_lines[remit_lines["claim_id"] == ""]
+    assert lost["x12_segment"].astype(int).tolist() == list(rows)
+    assert lost[["billed_code", "paid"]].values.tolist() == [list(v) for v in rows.values()]
+    assert lost["matched_in"].tolist() == ["not matched"] * 2
+    expected = [
+        f"SVC at segment {n} cannot be given to a claim payment: {why}; its payment "
+        f"(${paid} paid) is not matched to any claim line"
+        for n, (_, paid) in rows.items()
+    ]
+    assert lost["problem"].tolist() == expected
+    findings = _csv(out / "remits" / "no_clp" / "x12_findings.csv")
+    errors = findings[findings["severity"] == "error"]
+    assert errors[["segment", "segment_id", "message"]].values.tolist() == [
+        [str(n), "SVC", message] for n, message in zip(rows, expected, strict=True)
+    ]
+    # The adjustments under those SVCs are kept with their rows, not ignored.
+    adjustments = _csv(out / "remits" / "no_clp" / "remit_adjustments.csv")
+    assert set(lost["remit_row"]) <= set(adjustments["remit_row"])
+    lines = _csv(out / "houston_2025-11-01" / "lines.csv")
+    claim_id = clp.split("*")[1]
+    unpaid = lines[lines["claim_id"] == claim_id]
+    assert unpaid[["hcpcs_code", "remit_match"]].values.tolist() == [
+        [code, ""] for code, _ in rows.values()
+    ]

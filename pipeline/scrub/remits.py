@@ -273,7 +273,7 @@ def match(claim_lines: pd.DataFrame, remit: pd.DataFrame) -> pd.DataFrame:
     empty = pd.DataFrame({"remit_key": [], "line_key": [], "method": []})
     if remit.empty or claim_lines.empty:
         return empty
-    claims = set(claim_lines["claim_id"])
+    claims = set(claim_lines["claim_id"]) - {""}  # no claim id: a line outside any claim
     r = remit[remit["claim_id"].isin(claims)]
     r = pd.DataFrame(
         {

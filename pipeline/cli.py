@@ -188,7 +188,7 @@ def _subfolders_with_inputs(folder: Path, out: str | None, limit: int = 10_000) 
 
 def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list[Path]]:
     """Claim batches and 835 remittances: inputs split by content, plus the --remits files
-    (the 835s of a --remits folder; a --remits file must be an 835)."""
+    (every X12-named file and 835 of a --remits folder), all read as 835s."""
     from pipeline.extract.x12_envelope import X12_SUFFIXES, is_x12, transaction_kind
 
     def is_835(p: Path) -> bool:
@@ -212,12 +212,7 @@ def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list
             remits += found
         elif not p.exists():
             raise PipelineError(f"--remits {p}: no such file or folder; check the path")
-        elif not is_835(p):
-            raise PipelineError(
-                f"--remits {p}: not an X12 835 remittance (no GS*HP / ST*835 at its start); "
-                "pass claim files without --remits"
-            )
-        else:
+        else:  # read as an 835 even if it is not one, so it is refused and quarantined
             remits.append(p)
     if not claims and not remits:
         raise PipelineError("no input given; pass batch files or folders, or --sample")
@@ -394,6 +389,14 @@ def run(args: argparse.Namespace) -> int:
                 f"  report: {out.uri(REMITS_FOLDER + '/' + s['remittance'])}/ (remit_lines.csv, "
                 "flags.csv, summary.json)"
             )
+            if s.get("service_lines_outside_claim_payments"):
+                print(
+                    f"claims-scrub: warning: {s['input']}: "
+                    f"{s['service_lines_outside_claim_payments']:,} service payment(s) outside "
+                    "any claim payment (a CLP is missing): not matched to claim lines; see the "
+                    "errors in x12_findings.csv and ask the payer for a corrected 835",
+                    file=sys.stderr,
+                )
     if failures:
         print(
             f"claims-scrub: {failures} of {len(named) + missing} input files could not be read "

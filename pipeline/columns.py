@@ -13,6 +13,7 @@ REMIT_WORKING = (
     "remit_denial",
     "remit_denied",
     "remit_latest_key",
+    "remit_paid_unreadable",
 )
 
 # Working columns the normalizer adds; never written to a report.

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pandas as pd
 
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError
@@ -44,6 +47,15 @@ def load_remits(named: list[tuple[Path, str]]) -> RemitRun:
             names.append(name)
         except PipelineError as exc:
             failed.append((path, exc))
+        except Exception as exc:  # a reader bug must not stop the other files
+            if os.environ.get("CLAIMS_PIPELINE_DEBUG"):
+                raise
+            logger.debug("unexpected error reading %s", path, exc_info=True)
+            message = (
+                f"{path}: internal error ({type(exc).__name__}: {exc}); the other files go on. "
+                "Rerun with CLAIMS_PIPELINE_DEBUG=1 for the traceback and report it."
+            )
+            failed.append((path, PipelineError(message)))
     files, names, repeats = _use_once(files, names)
     path_of = {name: path for path, name in named}
     digests = [_digest(path_of[name]) for name in names]
@@ -96,14 +108,14 @@ def _use_once(files: list, names: list[str]) -> tuple[list, list[str], list[str]
                 row["payer_claim_number"],
                 c["claim_id"],
                 c["claim_status"],
-                int(c["charge_cents"]),
-                int(c["paid_cents"]),
+                _cents_or_none(c["charge_cents"]),
+                _cents_or_none(c["paid_cents"]),
             )
             if key in payments:
                 repeated.append(remit_claim)
                 warnings.append(
                     f"{f.source}: claim payment CLP07 {key[1]!r} (claim {key[2]!r}, status "
-                    f"{key[3]}, charge {key[4] / 100:.2f}, paid {key[5] / 100:.2f}) repeats "
+                    f"{key[3]}, charge {_shown(key[4])}, paid {_shown(key[5])}) repeats "
                     f"the one in {payments[key]}; used once, from the first file"
                 )
             else:
@@ -118,6 +130,15 @@ def _use_once(files: list, names: list[str]) -> tuple[list, list[str], list[str]
     if warnings:
         logger.warning("remittances: %d repeated remittance(s) used once", len(warnings))
     return kept, kept_names, warnings
+
+
+def _cents_or_none(value) -> int | None:
+    """A nullable cents value as int, None when the 835's amount could not be read."""
+    return None if pd.isna(value) else int(value)
+
+
+def _shown(cents: int | None) -> str:
+    return "(unreadable)" if cents is None else f"{cents / 100:.2f}"
 
 
 def finish_remits(
@@ -136,7 +157,7 @@ def finish_remits(
         return []
     if use_history:
         rest = remits.unmatched()
-        claims = set(rest["claim_id"].astype(str))
+        claims = set(rest["claim_id"].astype(str)) - {""}
         if claims:
             past = read_history_claims(out, claims, months=remits.months())
             match_history(remits, past, tolerance_cents=config.paid_tolerance_cents)

@@ -291,12 +291,22 @@ def test_malformed_x12_is_quarantined_and_the_rest_goes_on(tmp_path, capsys, mon
 
 
 def test_remits_option_takes_only_835s(tmp_path, capsys):
-    code = main(["run", "--remits", str(CLAIMS), "--out", str(tmp_path)])
-    assert code == 2
+    """A --remits file that is not an 835 is refused and quarantined like one in a --remits
+    folder (docs/x12.md), and the run exits 1; a path that does not exist is a usage error."""
+    out = tmp_path / "out"
+    assert main(["run", "--remits", str(CLAIMS), "--out", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
     assert (
-        f"--remits {CLAIMS}: not an X12 835 remittance (no GS*HP / ST*835 at its start); pass "
-        "claim files without --remits"
-    ) in capsys.readouterr().err
+        f"claims-scrub: {CLAIMS}: segment 2: GS01 'HC' / GS08 '005010X222A1' is a professional "
+        "claim (837P), not a 835; it is a claim file: pass it without --remits"
+    ) in err
+    assert "claims-scrub: 1 of 1 input files could not be read" in err
+    record = json.loads((out / "quarantine" / f"{CLAIMS.name}.json").read_text())
+    assert (record["file"], record["segment"]) == (str(CLAIMS), 2)
+    assert sorted(p.name for p in out.iterdir()) == ["quarantine"]
+    missing = tmp_path / "nowhere.835"
+    assert main(["run", "--remits", str(missing), "--out", str(out)]) == 2
+    assert f"--remits {missing}: no such file or folder" in capsys.readouterr().err
 
 
 def _without(pattern: str, first_only: bool = False) -> str:
@@ -503,3 +513,155 @@ def test_x12_input_flags_name_the_segment(tmp_path, monkeypatch):
         ],
     ]
     assert "YYYY-MM-DD in a CSV, CCYYMMDD in an 837P" in flags["action"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("bad", "as_remits", "element", "balance"),
+    [
+        pytest.param(
+            "CLP*SYN-1001*1*280.00*ABC*",
+            True,
+            "CLP04",
+            "claim 'SYN-1001': the balance cannot be checked, its paid amount (CLP04) is "
+            "unreadable",
+            id="paid-abc-with-remits",
+        ),
+        pytest.param(
+            "CLP*SYN-1001*1*$280*71.34*",
+            False,
+            "CLP03",
+            "claim 'SYN-1001': the balance cannot be checked, its charge (CLP03) is unreadable",
+            id="charge-dollar-sign-plain-input",
+        ),
+    ],
+)
+def test_a_bad_claim_payment_amount_is_a_finding_not_a_crash(
+    tmp_path, capsys, monkeypatch, bad, as_remits, element, balance
+):
+    """An unreadable CLP03/CLP04 used to crash the repeat check (int of a missing amount):
+    now it is a finding naming segment 14, and the 837 and the 835 still get their reports."""
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    path = tmp_path / "r_bad.835"
+    path.write_text(REMITS.read_text().replace("CLP*SYN-1001*1*280.00*71.34*", bad, 1))
+    out = tmp_path / "out"
+    remits = ["--remits", str(path)] if as_remits else [str(path)]
+    assert main(["run", str(CLAIMS), *remits, "--out", str(out), "--no-history", "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "houston_2025-11-01: 8 lines read, 7 priced" in printed
+    assert "r_bad: 835 with 8 claim payments, 10 lines; matched 9 in this run" in printed
+    assert len(_csv(out / "houston_2025-11-01" / "lines.csv")) == 8
+    findings = _csv(out / "remits" / "r_bad" / "x12_findings.csv")
+    ours = findings[findings["code"].isin(["AMOUNT", "BALANCE"])]
+    assert ours[["segment", "element", "code"]].values.tolist()[-2:] == [
+        ["14", element, "AMOUNT"],
+        ["14", "", "BALANCE"],
+    ]
+    assert ours["message"].tolist()[-1] == balance
+    assert ours["message"].tolist()[-2].startswith(f"{element} ")
+    claims = _csv(out / "remits" / "r_bad" / "remit_claims.csv")
+    assert claims.loc[0, ["charge", "paid"]].tolist() == (
+        ["280.00", ""] if element == "CLP04" else ["", "71.34"]
+    )
+    # The service lines keep their own amounts and flags.
+    rows = _csv(out / "remits" / "r_bad" / "remit_lines.csv")
+    assert rows["flags"].tolist()[:2] == ["PAYER_DOWNCODED;REMIT_UNDERPAID", "PAYER_DENIED"]
+
+
+def test_minutes_on_a_code_that_is_not_anesthesia_are_not_units(tmp_path, monkeypatch):
+    """SV1*HC:99212*100.00*MJ*30 used to price as 30 visits (MUE error, $1,581.80 at risk).
+    Minutes are rejected on it with the segment and the fix; the anesthesia line 00790 of
+    45 minutes (MJ) is still carrier priced."""
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    path = tmp_path / "minutes.837"
+    text = CLAIMS.read_text().replace("SV1*HC:99212*100.00*UN*1*", "SV1*HC:99212*100.00*MJ*30*")
+    path.write_text(text)
+    out = tmp_path / "out"
+    args = ["run", str(path), "--out", str(out), "--no-history", "-q"]
+    assert main([*args, "--max-reject-share", "0.5"]) == 0
+    lines = _csv(out / "minutes" / "lines.csv").set_index("hcpcs_code")
+    assert lines.loc[
+        "99212", ["unit_basis", "line_status", "expected_allowed", "flags"]
+    ].tolist() == [
+        "MJ",
+        "rejected",
+        "",
+        "INPUT_MALFORMED_ROW",
+    ]
+    assert lines.loc["99212", "dollars_at_risk"] == "100.00"
+    assert lines.loc["00790", ["line_status", "flags"]].tolist() == [
+        "carrier_priced",
+        "ANESTHESIA_NOT_PRICED",
+    ]
+    reason = (
+        "SV103 'MJ' (minutes) on 99212 at segment 59: only anesthesia codes (00100-01999) are "
+        "billed in minutes, so SV104 '30' is not a number of units; send the line with SV103 "
+        "'UN' and its units of service"
+    )
+    flags = _csv(out / "minutes" / "flags.csv")
+    assert flags.loc[flags["input_row"] == "5", "reason"].tolist() == [f"Not priced: {reason}."]
+    findings = _csv(out / "minutes" / "x12_findings.csv")
+    errors = findings[findings["severity"] == "error"]
+    assert errors[["segment", "element", "message"]].values.tolist() == [["59", "SV103", reason]]
+
+
+@pytest.mark.parametrize(
+    ("clp", "rows", "why"),
+    [
+        pytest.param(
+            "CLP*SYN-1001*",
+            {16: ("99214", "71.34"), 22: ("93000", "0.00")},
+            "there is no CLP before it in transaction '0001'",
+            id="first-clp-missing",
+        ),
+        pytest.param(
+            "CLP*SYN-1002*",
+            {29: ("99213", "71.34"), 35: ("99212", "43.95")},
+            "NM1 at segment 28 follows the service lines of claim 'SYN-1001' (CLP at segment "
+            "14), so a CLP is probably missing before it",
+            id="later-clp-missing",
+        ),
+    ],
+)
+def test_service_payments_without_their_clp_are_shown_not_dropped(
+    tmp_path, capsys, monkeypatch, clp, rows, why
+):
+    """Without its CLP a claim's SVCs were dropped (first claim) or silently given to the
+    claim before them (later claim). They are kept as unmatched rows, each with an error
+    finding, and the run says so; the file was read, so it exits 0 (README)."""
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-x12")
+    segments = REMITS.read_text().split("~\n")
+    path = tmp_path / "no_clp.835"
+    path.write_text("~\n".join(s for s in segments if not s.startswith(clp)))
+    out = tmp_path / "out"
+    assert main(["run", str(CLAIMS), str(path), "--out", str(out), "--no-history", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"claims-scrub: warning: {path}: 2 service payment(s) outside any claim payment (a CLP "
+        "is missing): not matched to claim lines"
+    ) in err
+    remit_lines = _csv(out / "remits" / "no_clp" / "remit_lines.csv")
+    assert len(remit_lines) == 10
+    lost = remit_lines[remit_lines["claim_id"] == ""]
+    assert lost["x12_segment"].astype(int).tolist() == list(rows)
+    assert lost[["billed_code", "paid"]].values.tolist() == [list(v) for v in rows.values()]
+    assert lost["matched_in"].tolist() == ["not matched"] * 2
+    expected = [
+        f"SVC at segment {n} cannot be given to a claim payment: {why}; its payment "
+        f"(${paid} paid) is not matched to any claim line"
+        for n, (_, paid) in rows.items()
+    ]
+    assert lost["problem"].tolist() == expected
+    findings = _csv(out / "remits" / "no_clp" / "x12_findings.csv")
+    errors = findings[findings["severity"] == "error"]
+    assert errors[["segment", "segment_id", "message"]].values.tolist() == [
+        [str(n), "SVC", message] for n, message in zip(rows, expected, strict=True)
+    ]
+    # The adjustments under those SVCs are kept with their rows, not ignored.
+    adjustments = _csv(out / "remits" / "no_clp" / "remit_adjustments.csv")
+    assert set(lost["remit_row"]) <= set(adjustments["remit_row"])
+    lines = _csv(out / "houston_2025-11-01" / "lines.csv")
+    claim_id = clp.split("*")[1]
+    unpaid = lines[lines["claim_id"] == claim_id]
+    assert unpaid[["hcpcs_code", "remit_match"]].values.tolist() == [
+        [code, ""] for code, _ in rows.values()
+    ]

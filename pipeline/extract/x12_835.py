@@ -73,6 +73,9 @@ LINE_COLUMNS = (
     "paid_cents",
     "allowed_cents",
 )
+# DTM qualifiers of a claim payment (2100), never of a service line (2110).
+CLAIM_DATES = frozenset({"232", "233", "036", "050"})
+_NOT_COMPARED = "the payment is not compared with the expected payment"
 INTEGER_COLUMNS = ("remit_row", "remit_claim", "lines", "x12_segment", "x12_claim_segment")
 _AMOUNT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
@@ -161,6 +164,7 @@ def read_remittance(path: Path) -> RemitFile:
         "claim_level_rows": int((lines["level"] == "claim").sum()),
         "provider_adjustments": len(plb),
         "unbalanced_claims": int((~claims["balanced"].astype(bool)).sum()),
+        "service_lines_outside_claim_payments": mapper.outside_claims,
     }
     logger.info(
         "%s: %d claim payments, %d service lines, %d findings",
@@ -213,11 +217,26 @@ class _Mapper:
         self.line: dict | None = None
         self.paid_total = 0
         self.plb_total = 0
+        self.unread_paid: list[int] = []  # CLP segments of the transaction without CLP04
+        self.outside_claims = 0  # service lines with no claim payment (CLP) of their own
 
-    def note(self, number: int, seg_id: str, code: str, message: str, element: str = "") -> None:
-        self.findings.append(Finding(number, seg_id, element, code, message))
+    def note(
+        self,
+        number: int,
+        seg_id: str,
+        code: str,
+        message: str,
+        element: str = "",
+        *,
+        severity: str = "warning",
+    ) -> None:
+        self.findings.append(Finding(number, seg_id, element, code, message, severity))
 
-    def amount(self, seg: X12Segment, ref: str, *, required: bool = True) -> int | None:
+    def amount(
+        self, seg: X12Segment, ref: str, *, required: bool = True, effect: str = ""
+    ) -> int | None:
+        """The amount in element `ref` in cents; None, with a finding, if it cannot be read.
+        `effect` says what is then not done with it."""
         text = seg.get(ref)
         value = cents(text)
         if value is None and (text or required):
@@ -225,7 +244,8 @@ class _Mapper:
                 seg.number,
                 seg.id,
                 "AMOUNT",
-                f"{ref} {text!r} is not an amount in dollars and cents; read as missing",
+                f"{ref} {text!r} is not an amount in dollars and cents (e.g. 71.34); read as "
+                f"missing{'; ' + effect if effect else ''}. Ask the payer for a corrected 835",
                 ref,
             )
         return value
@@ -242,6 +262,7 @@ class _Mapper:
         self.transactions += 1
         self.header = {"x12_transaction": seg.get("ST02")}
         self.paid_total = self.plb_total = 0
+        self.unread_paid = []
         self.bpr_paid = None
 
     def _on_bpr(self, seg: X12Segment) -> None:
@@ -279,7 +300,9 @@ class _Mapper:
             "claim_id": seg.get("CLP01"),
             "claim_status": status,
             "charge_cents": self.amount(seg, "CLP03"),
-            "paid_cents": self.amount(seg, "CLP04"),
+            "paid_cents": self.amount(
+                seg, "CLP04", effect="the claim's paid total is unknown and not compared"
+            ),
             "patient_responsibility_cents": self.amount(seg, "CLP05", required=False),
             "payer_claim_number": seg.get("CLP07"),
             "claim_filing_indicator": seg.get("CLP06"),
@@ -288,22 +311,62 @@ class _Mapper:
             "remarks": [],
             "rendering_npi": "",
             "dates": ["", ""],
+            "orphan": False,
         }
 
+    def _open_orphan(self, seg: X12Segment, why: str) -> None:
+        """A stand-in claim payment for service lines with no CLP of their own."""
+        self.claim = {
+            "remit_claim": None,
+            "x12_segment": None,
+            "claim_id": "",
+            "claim_status": "",
+            "charge_cents": None,
+            "paid_cents": None,
+            "payer_claim_number": "",
+            "claim_filing_indicator": "",
+            "adjustments_cents": 0,
+            "_adjustments": [],
+            "remarks": [],
+            "rendering_npi": "",
+            "dates": ["", ""],
+            "orphan": True,
+            "broken": why,
+        }
+
+    def _claim_header_after_lines(self, seg: X12Segment, what: str) -> None:
+        """A claim payment's own segment (2100) after its service lines: a CLP is probably
+        missing, so the lines that follow are not given to this claim."""
+        claim = self.claim
+        if claim is None or claim["orphan"] or (self.line is None and not self.claim_lines):
+            return
+        why = (
+            f"{what} at segment {seg.number} follows the service lines of claim "
+            f"{claim['claim_id']!r} (CLP at segment {claim['x12_segment']}), so a CLP is "
+            "probably missing before it"
+        )
+        self.close_claim()
+        self._open_orphan(seg, why)
+
     def _on_nm1(self, seg: X12Segment) -> None:
+        self._claim_header_after_lines(seg, "NM1")
         if self.claim is not None and seg.get("NM101") == "82" and seg.get("NM108") == "XX":
             self.claim["rendering_npi"] = seg.get("NM109")
 
     def _on_moa(self, seg: X12Segment) -> None:
+        self._claim_header_after_lines(seg, "MOA")
         if self.claim is not None:
             self.claim["remarks"] += [seg.get(f"MOA{i:02d}") for i in range(3, 8)]
 
     def _on_mia(self, seg: X12Segment) -> None:
+        self._claim_header_after_lines(seg, "MIA")
         if self.claim is not None:
             self.claim["remarks"] += [seg.get(f"MIA{i:02d}") for i in (5, 20, 21, 22, 23)]
 
     def _on_dtm(self, seg: X12Segment) -> None:
         qualifier, value = seg.get("DTM01"), seg.get("DTM02")
+        if qualifier in CLAIM_DATES:
+            self._claim_header_after_lines(seg, f"DTM*{qualifier}")
         if self.line is not None and qualifier in ("472", "150"):
             self.line["service_date"] = value
         elif self.line is not None and qualifier == "151":
@@ -313,8 +376,14 @@ class _Mapper:
 
     def _on_cas(self, seg: X12Segment) -> None:
         level = "line" if self.line is not None else "claim" if self.claim is not None else ""
-        if not level:
-            self.note(seg.number, "CAS", "MAP", "CAS outside a claim payment; ignored")
+        if not level or (level == "claim" and self.claim["orphan"]):
+            self.note(
+                seg.number,
+                "CAS",
+                "MAP",
+                "CAS outside a claim payment (no CLP before it); its adjustments are not counted",
+                severity="error",
+            )
             return
         group = seg.get("CAS01")
         for i in range(2, 19, 3):
@@ -361,8 +430,8 @@ class _Mapper:
     # Service line
     def _on_svc(self, seg: X12Segment) -> None:
         if self.claim is None:
-            self.note(seg.number, "SVC", "MAP", "SVC outside a claim payment (no CLP before it)")
-            return
+            why = f"there is no CLP before it in transaction {self.header['x12_transaction']!r}"
+            self._open_orphan(seg, why)
         self.close_line()
         seps = next(
             ix.separators
@@ -391,13 +460,17 @@ class _Mapper:
                 else modifiers
             ),
             "charge_cents": self.amount(seg, "SVC02"),
-            "paid_cents": self.amount(seg, "SVC03"),
+            "paid_cents": self.amount(seg, "SVC03", effect=_NOT_COMPARED),
             "units_paid": seg.get("SVC05"),
             "units_billed": seg.get("SVC07") or seg.get("SVC05"),
             "problem": problem,
             "_adjustments": [],
             "_remarks": [],
         }
+        if self.line["paid_cents"] is None:
+            self.line["problem"] = "; ".join(
+                p for p in (problem, "SVC03 (paid) is not an amount; " + _NOT_COMPARED) if p
+            )
 
     def close_line(self) -> None:
         if self.line is None or self.claim is None:
@@ -414,17 +487,9 @@ class _Mapper:
         if claim is None:
             return
         self.claim = None
-        shared = {
-            **self.header,
-            "remit_claim": claim["remit_claim"],
-            "x12_claim_segment": claim["x12_segment"],
-            "claim_id": claim["claim_id"],
-            "claim_status": claim["claim_status"],
-            "payer_claim_number": claim["payer_claim_number"],
-            "claim_filing_indicator": claim["claim_filing_indicator"],
-            "rendering_npi": claim["rendering_npi"],
-        }
-        line_adjustments = 0
+        if claim["orphan"]:
+            self._emit_orphans(claim)
+            return
         rows = self.claim_lines or [
             {
                 "level": "claim",
@@ -443,6 +508,80 @@ class _Mapper:
                 adj["remit_row"] = len(self.lines) + 1
         self.adjustments.extend(claim["_adjustments"])
         self.claim_spans.append((claim["x12_segment"], self.at - 1, claim["claim_id"]))
+        line_adjustments = self._emit(claim, rows)
+        charge, paid = claim["charge_cents"], claim["paid_cents"]
+        balanced = (
+            charge is not None
+            and paid is not None
+            and charge - claim["adjustments_cents"] - line_adjustments == paid
+        )
+        if charge is None or paid is None:
+            self.note(
+                claim["x12_segment"],
+                "CLP",
+                "BALANCE",
+                f"claim {claim['claim_id']!r}: the balance cannot be checked, its "
+                f"{'charge (CLP03)' if charge is None else 'paid amount (CLP04)'} is unreadable",
+            )
+        elif not balanced:
+            self.note(
+                claim["x12_segment"],
+                "CLP",
+                "BALANCE",
+                f"claim {claim['claim_id']!r}: charge {_money(charge)} less adjustments "
+                f"{_money(claim['adjustments_cents'] + line_adjustments)} is not the paid "
+                f"amount {_money(paid)}",
+            )
+        self.paid_total += paid or 0
+        if paid is None:
+            self.unread_paid.append(claim["x12_segment"])
+        self.claims.append(
+            {
+                "remit_claim": claim["remit_claim"],
+                "x12_segment": claim["x12_segment"],
+                "claim_id": claim["claim_id"],
+                "claim_status": claim["claim_status"],
+                "charge_cents": charge,
+                "paid_cents": paid,
+                "patient_responsibility_cents": claim["patient_responsibility_cents"],
+                "adjustments_cents": claim["adjustments_cents"] + line_adjustments,
+                "lines": len(rows) if rows[0]["level"] == "line" else 0,
+                "balanced": balanced,
+            }
+        )
+
+    def _emit_orphans(self, claim: dict) -> None:
+        """Service lines with no claim payment of their own: kept as unmatched rows, each
+        with an error finding, so their payments are seen rather than dropped."""
+        rows = self.claim_lines
+        for line in rows:
+            line["problem"] = "; ".join(
+                p
+                for p in (
+                    line["problem"],
+                    f"SVC at segment {line['x12_segment']} cannot be given to a claim payment: "
+                    f"{claim['broken']}; its payment ({_money(line['paid_cents'])} paid) is not "
+                    "matched to any claim line",
+                )
+                if p
+            )
+            self.note(line["x12_segment"], "SVC", "MAP", line["problem"], severity="error")
+            self.outside_claims += 1
+        self._emit(claim, rows)
+
+    def _emit(self, claim: dict, rows: list[dict]) -> int:
+        """Add `rows` of `claim` to the line rows; returns their adjustments' total."""
+        shared = {
+            **self.header,
+            "remit_claim": claim["remit_claim"],
+            "x12_claim_segment": claim["x12_segment"],
+            "claim_id": claim["claim_id"],
+            "claim_status": claim["claim_status"],
+            "payer_claim_number": claim["payer_claim_number"],
+            "claim_filing_indicator": claim["claim_filing_indicator"],
+            "rendering_npi": claim["rendering_npi"],
+        }
+        line_adjustments = 0
         for line in rows:
             row_id = len(self.lines) + 1
             if line["level"] == "line":
@@ -466,42 +605,21 @@ class _Mapper:
                 }
             )
         self.claim_lines = []
-        charge, paid = claim["charge_cents"], claim["paid_cents"]
-        balanced = (
-            charge is not None
-            and paid is not None
-            and charge - claim["adjustments_cents"] - line_adjustments == paid
-        )
-        if not balanced:
-            self.note(
-                claim["x12_segment"],
-                "CLP",
-                "BALANCE",
-                f"claim {claim['claim_id']!r}: charge {_money(charge)} less adjustments "
-                f"{_money(claim['adjustments_cents'] + line_adjustments)} is not the paid "
-                f"amount {_money(paid)}",
-            )
-        self.paid_total += paid or 0
-        self.claims.append(
-            {
-                "remit_claim": claim["remit_claim"],
-                "x12_segment": claim["x12_segment"],
-                "claim_id": claim["claim_id"],
-                "claim_status": claim["claim_status"],
-                "charge_cents": charge,
-                "paid_cents": paid,
-                "patient_responsibility_cents": claim["patient_responsibility_cents"],
-                "adjustments_cents": claim["adjustments_cents"] + line_adjustments,
-                "lines": len(rows) if rows[0]["level"] == "line" else 0,
-                "balanced": balanced,
-            }
-        )
+        return line_adjustments
 
     def _check_line(self, line: dict, adjustments: int) -> None:
         if line["level"] != "line":
             return
         charge, paid = line.get("charge_cents"), line.get("paid_cents")
-        if charge is None or paid is None or charge - adjustments != paid:
+        if charge is None or paid is None:
+            which = "charge (SVC02)" if charge is None else "paid amount (SVC03)"
+            self.note(
+                line["x12_segment"],
+                "SVC",
+                "BALANCE",
+                f"service line: the balance cannot be checked, its {which} is unreadable",
+            )
+        elif charge - adjustments != paid:
             self.note(
                 line["x12_segment"],
                 "SVC",
@@ -538,7 +656,20 @@ class _Mapper:
 
     def close_transaction(self) -> None:
         self.close_claim()
-        if self.bpr_paid is not None and self.bpr_paid != self.paid_total - self.plb_total:
+        if self.bpr_paid is not None and self.unread_paid:
+            at = ("segments " if len(self.unread_paid) > 1 else "segment ") + ", ".join(
+                str(n) for n in self.unread_paid
+            )
+            self.note(
+                self.bpr_segment,
+                "BPR",
+                "BALANCE",
+                f"BPR02 {_money(self.bpr_paid)} cannot be checked against the claims' paid "
+                f"total: the paid amount (CLP04) of the claim payment at {at} could not be "
+                "read",
+                "BPR02",
+            )
+        elif self.bpr_paid is not None and self.bpr_paid != self.paid_total - self.plb_total:
             self.note(
                 self.bpr_segment,
                 "BPR",

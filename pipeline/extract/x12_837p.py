@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 # HI qualifiers that carry diagnosis codes (ICD-10: ABK principal, ABF other; ICD-9: BK, BF).
 DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})
+# The CPT anesthesia section: the codes with status J in the RVU files, the only ones billed
+# in minutes (SV103 MJ).
+ANESTHESIA_CODES = ("00100", "01999")
 COLUMNS = (
     "claim_id",
     "claim_line_number",
@@ -325,6 +328,20 @@ class _Mapper:
         pointers = [seg.get(f"SV107-{i}") for i in range(1, 5)]
         for i, pointer in enumerate(p for p in pointers if p):
             line[f"diagnosis_code_{i + 1}"] = self._diagnosis(seg, pointer)
+        self._check_unit_basis(line, seg)
+
+    def _check_unit_basis(self, line: dict[str, str], seg: X12Segment) -> None:
+        """Reject minutes (SV103 MJ) on a code that is not anesthesia: they are not units."""
+        code = line["hcpcs_code"].strip().upper()
+        if line["unit_basis"] != "MJ" or _is_anesthesia(code) or line.get(MALFORMED_COLUMN):
+            return
+        line[MALFORMED_COLUMN] = (
+            f"SV103 'MJ' (minutes) on {code or 'a line without a code'} at segment "
+            f"{seg.number}: only anesthesia codes ({ANESTHESIA_CODES[0]}-{ANESTHESIA_CODES[1]}) "
+            f"are billed in minutes, so SV104 {line['service_unit_quantity']!r} is not a number "
+            "of units; send the line with SV103 'UN' and its units of service"
+        )
+        self.note(seg, line[MALFORMED_COLUMN], "SV103", severity="error")
 
     def _open_orphan(self, seg: X12Segment) -> None:
         """A stand-in claim for service lines with no CLM above them in their transaction."""
@@ -424,3 +441,7 @@ class _Mapper:
             if ix.first_segment <= seg.number < ix.first_segment + ix.segments:
                 return ix.separators
         return self.doc.interchanges[-1].separators
+
+
+def _is_anesthesia(code: str) -> bool:
+    return len(code) == 5 and code.isdigit() and ANESTHESIA_CODES[0] <= code <= ANESTHESIA_CODES[1]

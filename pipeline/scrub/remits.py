@@ -40,7 +40,13 @@ REMIT_COLUMNS = (
 )
 # summarize() output: the report columns plus working columns (columns.INTERNAL).
 SUMMARY_COLUMNS = (*REMIT_COLUMNS, *REMIT_WORKING)
-BOOLEAN_COLUMNS = ("remit_flaggable", "remit_line_level", "remit_reversed_only", "remit_denied")
+BOOLEAN_COLUMNS = (
+    "remit_flaggable",
+    "remit_line_level",
+    "remit_reversed_only",
+    "remit_denied",
+    "remit_paid_unreadable",
+)
 METHODS = {
     "lcn": "claim id + line control number",
     "code_date": "claim id + procedure code + date of service",
@@ -116,8 +122,9 @@ class Remittances:
             )
         summary = summarize(pairs, self, len(lines))
         out = lines.join(summary, on="line_index")
-        # Paid, expected payment and variance come from the 835 where it paid the line itself.
-        out["remit_matched"] = out["remit_paid_cents"].notna().to_numpy(bool)
+        # Paid, expected payment and variance come from the 835 where it paid the line itself
+        # (a paid amount the 835 left unreadable stays unknown, not the batch's own).
+        out["remit_matched"] = out["remit_line_level"].to_numpy(bool)
         return out
 
     def record_flags(self, flags: pd.DataFrame, lines: pd.DataFrame, matched_in: str) -> None:
@@ -266,7 +273,7 @@ def match(claim_lines: pd.DataFrame, remit: pd.DataFrame) -> pd.DataFrame:
     empty = pd.DataFrame({"remit_key": [], "line_key": [], "method": []})
     if remit.empty or claim_lines.empty:
         return empty
-    claims = set(claim_lines["claim_id"])
+    claims = set(claim_lines["claim_id"]) - {""}  # no claim id: a line outside any claim
     r = remit[remit["claim_id"].isin(claims)]
     r = pd.DataFrame(
         {
@@ -371,6 +378,7 @@ def summarize(pairs: pd.DataFrame, remits: Remittances, n: int) -> pd.DataFrame:
     p["primary"] = p["claim_status"].isin(set(rules["flagged_statuses"]))
     p["reversal"] = p["claim_status"] == rules["reversal_status"]
     p["paid"] = p["paid_cents"].fillna(0).astype("int64")
+    p["unreadable"] = p["paid_cents"].isna()  # SVC03/CLP04 not an amount (x12_findings)
     p["line_level"] = p["method"] != "claim"
     # Service-line payments outrank claim-level ones; primary adjudication outranks secondary
     # and tertiary (a line reached only by those is reported from them, unflagged).
@@ -402,6 +410,7 @@ def summarize(pairs: pd.DataFrame, remits: Remittances, n: int) -> pd.DataFrame:
     primary = g["primary"].any()
     line_level = g["line_level"].any()
     paid = c["paid"].sum().reindex(latest.index).fillna(0)
+    unreadable = c["unreadable"].any().reindex(latest.index).fillna(False).astype(bool)
     reversed_only = g["reversal"].any() & ~latest.index.isin(current["line_key"])
     source = (
         basis["file"].map(lambda i: remits.names[i])
@@ -410,7 +419,7 @@ def summarize(pairs: pd.DataFrame, remits: Remittances, n: int) -> pd.DataFrame:
     )
     agg = pd.DataFrame(
         {
-            "remit_paid_cents": paid.where(line_level),
+            "remit_paid_cents": paid.where(line_level & ~unreadable),
             "remit_paid_code": latest["paid_code"].where(line_level),
             "remit_claim_status": latest["claim_status"],
             "remit_adjustments": _adjustment_text(used, "line_key"),
@@ -430,7 +439,8 @@ def summarize(pairs: pd.DataFrame, remits: Remittances, n: int) -> pd.DataFrame:
             .sum(),
             "remit_denial": denial,
             "remit_denied": (latest["claim_status"] == rules["denied_status"])
-            | ((paid <= 0) & denial.fillna("").ne("")),
+            | (~unreadable & (paid <= 0) & denial.fillna("").ne("")),
+            "remit_paid_unreadable": unreadable,
             "remit_latest_key": latest["remit_key"],
         }
     ).reindex(pd.RangeIndex(n))
@@ -476,6 +486,7 @@ def flag_remits(lines: pd.DataFrame, flags: FlagCollector, *, tolerance_cents: i
     sequestration = np.where(seq_reported != 0, div_round_half_up(base * pct, 10000), 0)
     expected = base - sequestration
     active = flaggable & ~reversed_only
+    unreadable = lines["remit_paid_unreadable"].to_numpy(bool)
     denied = active & lines["remit_denied"].to_numpy(bool)
     taken_back = lines["remit_reversed_cents"].fillna(0).to_numpy("int64")
     flags.add(
@@ -504,12 +515,19 @@ def flag_remits(lines: pd.DataFrame, flags: FlagCollector, *, tolerance_cents: i
     downcoded = paid_line & (paid_code != "") & (paid_code != code)
     flags.add(
         "PAYER_DOWNCODED",
-        downcoded,
+        downcoded & ~unreadable,
         idx,
         ("Billed ", code, ", paid as ", paid_code, " (", Dollars(paid), " paid)."),
         np.where(priced, np.maximum(shortfall, 0), 0),
     )
-    under = paid_line & priced & (shortfall > tolerance_cents)
+    flags.add(
+        "PAYER_DOWNCODED",
+        downcoded & unreadable,
+        idx,
+        ("Billed ", code, ", paid as ", paid_code, " (paid amount unreadable, not compared)."),
+    )
+    _flag_unreadable(flags, lines, active & unreadable, idx)
+    under = paid_line & priced & ~unreadable & (shortfall > tolerance_cents)
     flags.add(
         "REMIT_UNDERPAID",
         under,
@@ -535,9 +553,26 @@ def flag_remits(lines: pd.DataFrame, flags: FlagCollector, *, tolerance_cents: i
     return pd.DataFrame(
         {
             "remit_expected_payment_cents": pd.arrays.IntegerArray(expected, ~known),
-            "remit_variance_cents": pd.arrays.IntegerArray(paid - expected, ~known),
+            "remit_variance_cents": pd.arrays.IntegerArray(paid - expected, ~known | unreadable),
         },
         index=lines.index,
+    )
+
+
+def _flag_unreadable(
+    flags: FlagCollector, lines: pd.DataFrame, mask: np.ndarray, idx: np.ndarray
+) -> None:
+    """A paid amount the 835 left unreadable is not taken as $0: the line is not compared
+    (no underpayment, no denial for paying nothing) and says so."""
+    flags.add(
+        "REMIT_PAID_UNREADABLE",
+        mask,
+        idx,
+        (
+            "The remittance's paid amount for this line could not be read (",
+            lines["remit_source"].fillna("").astype(str).to_numpy(object),
+            "; see x12_findings), so the payment was not compared with the expected payment.",
+        ),
     )
 
 

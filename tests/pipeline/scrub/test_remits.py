@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from pipeline.extract.x12_835 import read_remittance
 from pipeline.scrub.remits import Remittances
@@ -311,3 +312,48 @@ def test_rows_matched_in_one_batch_are_not_offered_to_the_next(scrub, tmp_path):
     assert again.lines["remit_match"].isna().all()
     matches = pd.concat(remits.matches)
     assert matches["matched_batch"].tolist() == ["first"]
+
+
+@pytest.mark.parametrize(
+    ("svc", "flags", "downcode_reason"),
+    [
+        pytest.param(
+            "SVC*HC:99213*200.00*N/A**1*HC:99214~DTM*472*20251015~"
+            "CAS*CO*45*109.00**253*1.46~CAS*PR*2*18.20~",
+            ["PAYER_DOWNCODED", "REMIT_PAID_UNREADABLE"],
+            "Billed 99214, paid as 99213 (paid amount unreadable, not compared).",
+            id="downcoded-paid-na",
+        ),
+        pytest.param(
+            "SVC*HC:99214*200.00*N/A**1~DTM*472*20251015~CAS*CO*97*200.00~",
+            ["REMIT_PAID_UNREADABLE"],
+            None,
+            id="payer-side-adjustment-paid-na-is-not-a-denial",
+        ),
+    ],
+)
+def test_an_unreadable_paid_amount_is_not_compared(scrub, tmp_path, svc, flags, downcode_reason):
+    """SVC03 'N/A' used to be read as $0.00 paid: downcoded '($0.00 paid)', underpaid by the
+    whole 107.81, or denied for paying nothing. Now the paid amount stays unknown, nothing is
+    compared with it, and the line says why."""
+    remits = remittance(tmp_path, claim("C1", "1", "200.00", "71.34", svc))
+    result = scrub({"hcpcs_code": "99214", "charge_amount": "200.00"}, remits=remits)
+    assert flags_of(result, 1) == flags
+    by_rule = result.flags.set_index("rule_code")
+    assert by_rule.loc["REMIT_PAID_UNREADABLE", "reason"] == (
+        "The remittance's paid amount for this line could not be read (remit segment 10; see "
+        "x12_findings), so the payment was not compared with the expected payment."
+    )
+    if downcode_reason:
+        assert by_rule.loc["PAYER_DOWNCODED", "reason"] == downcode_reason
+    assert result.flags["dollars_at_risk_cents"].tolist() == [0] * len(flags)
+    lines = result.lines
+    assert lines["remit_paid_cents"].isna().tolist() == [True]
+    assert lines["paid_cents"].isna().tolist() == [True]
+    assert lines["paid_variance_cents"].isna().tolist() == [True]
+    assert lines["remit_match"].tolist() == ["claim id + procedure code + date of service"]
+    assert result.summary["remittance"] == {"lines_matched": 1, "paid_cents": 0}
+    row = remits.rows.iloc[0]
+    assert row["problem"] == (
+        "SVC03 (paid) is not an amount; the payment is not compared with the expected payment"
+    )

@@ -187,8 +187,9 @@ def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list
     return claims, remits
 
 
-# The store's own folders, which no claim batch report may take.
-RESERVED = ("history", "quarantine", "failed", "remits")
+# The store's own folders, which no claim batch report may take (".staging": reports being
+# written, pipeline.report.storage.Staging).
+RESERVED = ("history", "quarantine", "failed", "remits", "runs", ".staging")
 
 
 def _unique_names(paths: list[Path], reserved: tuple[str, ...] = ()) -> list[tuple[Path, str]]:
@@ -245,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.extract.releases import load_reference_data
     from pipeline.extract.x12_envelope import X12FileError
     from pipeline.report.storage import Destination
-    from pipeline.run import new_run_id, scrub_file
+    from pipeline.run import new_run_id, scrub_file, short_error
     from pipeline.run_remits import REMITS_FOLDER, finish_remits, load_remits, quarantine
 
     started = time.perf_counter()
@@ -314,8 +315,9 @@ def run(args: argparse.Namespace) -> int:
                 raise
             failures += 1
             logger.debug("unexpected error", exc_info=True)
+            told = "".join(f"; {note}" for note in getattr(exc, "__notes__", []))
             print(
-                f"claims-scrub: {path}: internal error ({type(exc).__name__}: {exc}); the "
+                f"claims-scrub: {path}: internal error ({short_error(exc)}){told}; the "
                 "other batches go on. Rerun with CLAIMS_PIPELINE_DEBUG=1 for the traceback "
                 "and report it.",
                 file=sys.stderr,

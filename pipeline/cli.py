@@ -149,6 +149,51 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
     return paths
 
 
+def _once(paths: list[Path]) -> list[Path]:
+    """The inputs with each file once: a file given again (the same file by another path, or
+    a copy with the same bytes) would be scrubbed twice into the history store."""
+    kept: list[Path] = []
+    seen: dict[Path, Path] = {}  # resolved path -> the input as given
+    by_size: dict[int, list[Path]] = {}  # resolved paths kept, by size
+    digests: dict[Path, str] = {}
+    for path in paths:
+        real = path.resolve()
+        try:
+            size = real.stat().st_size
+        except OSError:  # unreadable: reading it later says why
+            kept.append(path)
+            continue
+        if real in seen:
+            first, why = seen[real], "is the same file as"
+            if str(first) == str(path):
+                why = "is given twice, as"
+        else:
+            twin = next(
+                (q for q in by_size.get(size, []) if _digest(q, digests) == _digest(real, digests)),
+                None,
+            )
+            first, why = (seen[twin] if twin else None), "has the same content as"
+        if first is not None:
+            print(
+                f"claims-scrub: warning: {path} {why} {first}; it is scrubbed once", file=sys.stderr
+            )
+            continue
+        seen[real] = path
+        by_size.setdefault(size, []).append(real)
+        kept.append(path)
+    return kept
+
+
+def _digest(path: Path, known: dict[Path, str]) -> str:
+    """SHA-256 of a file's bytes (computed once per file)."""
+    import hashlib
+
+    if path not in known:
+        with path.open("rb") as f:
+            known[path] = hashlib.file_digest(f, "sha256").hexdigest()
+    return known[path]
+
+
 def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list[Path]]:
     """Claim batches and 835 remittances: inputs split by content, plus the --remits files
     (the 835s of a --remits folder; a --remits file must be an 835)."""
@@ -255,7 +300,7 @@ def run(args: argparse.Namespace) -> int:
         if args.quiet
         else (lambda m: print(f"  [{time.perf_counter() - started:6.1f}s] {m}", file=sys.stderr))
     )
-    paths = _inputs(args)
+    paths = _once(_inputs(args))
     claim_paths, remit_paths = _remittances(paths, args.remits)
     config = PipelineConfig.from_env()
     if args.max_reject_share is not None:

@@ -205,7 +205,14 @@ def scrub_frame(
         summary["lines_flagged"],
         summary["totals"]["dollars_at_risk_cents"] / 100,
     )
-    past = history_rows(priced.lines, batch, run_id, key_id=key_id, source=source or batch)
+    past = history_rows(
+        priced.lines,
+        batch,
+        run_id,
+        key_id=key_id,
+        source=source or batch,
+        run_started_at=started,
+    )
     return BatchResult(
         out_lines,
         flag_table,

@@ -51,11 +51,41 @@ def test_same_named_batches_get_their_own_folders(tmp_path, capsys, monkeypatch)
     monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-test")
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
-        batch({"hcpcs_code": "99213"}).to_csv(tmp_path / sub / "batch.csv", index=False)
+        batch({"hcpcs_code": "99213", "claim_id": sub}).to_csv(
+            tmp_path / sub / "batch.csv", index=False
+        )
     out = tmp_path / "out"
     assert main(["run", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["batch", "batch-2", "history", "runs"]
     assert "goes to batch-2/" in capsys.readouterr().err
+
+
+def test_a_file_given_twice_is_scrubbed_once(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-test")
+    monkeypatch.chdir(tmp_path)
+    batch({"hcpcs_code": "99213"}).to_csv("base.csv", index=False)
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "base.csv").write_bytes((tmp_path / "base.csv").read_bytes())
+    batch({"hcpcs_code": "99214"}).to_csv("other.csv", index=False)
+    inputs = ["base.csv", "./base.csv", f"{tmp_path}/base.csv", "copy/base.csv", "other.csv"]
+    assert main(["run", *inputs, "--out", "out", "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "claims-scrub: warning: base.csv is given twice, as base.csv; it is scrubbed once",
+        f"claims-scrub: warning: {tmp_path}/base.csv is the same file as base.csv; it is "
+        "scrubbed once",
+        "claims-scrub: warning: copy/base.csv has the same content as base.csv; it is "
+        "scrubbed once",
+    ]
+    assert captured.out.count(" lines read") == 2
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "base",
+        "history",
+        "other",
+        "runs",
+    ]
+    history = sorted(p.name for p in (tmp_path / "out" / "history").rglob("*.parquet"))
+    assert history == ["base.parquet", "other.parquet"]
 
 
 def test_bad_default_locality_is_a_usage_error(tmp_path, capsys):

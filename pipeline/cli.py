@@ -16,6 +16,10 @@ logger = logging.getLogger(__name__)
 
 BUNDLED_SAMPLE = "samples/tuva_professional_2025.csv.gz"
 BATCH_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+MISSING_HINT = (
+    "batches are .csv, .csv.gz, .parquet or X12 837P files, remittances X12 835 files, or "
+    "folders of them"
+)
 X12_SUFFIXES = tuple(s + gz for s in (".837", ".835", ".x12", ".edi") for gz in ("", ".gz"))
 
 
@@ -136,16 +140,24 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
         elif not p.exists():
             # One mistyped path must not stop the night's other batches.
             args.missing_inputs = [*getattr(args, "missing_inputs", []), p]
-            print(
-                f"claims-scrub: {p}: no such file or folder; check the path (batches are .csv, "
-                ".csv.gz, .parquet or X12 837P files, remittances X12 835 files, or folders of "
-                "them); the other inputs go on",
-                file=sys.stderr,
-            )
         else:
             paths.append(p)
+    missing = getattr(args, "missing_inputs", [])
     if not paths and not getattr(args, "remits", []):
-        raise PipelineError("no input given; pass batch files or folders, or --sample")
+        if not missing:
+            raise PipelineError("no input given; pass batch files or folders, or --sample")
+        raise PipelineError(
+            f"{', '.join(map(str, missing))}: no such file or folder; check the path "
+            f"({MISSING_HINT}); "
+            + ("it was the only input" if len(missing) == 1 else "none of the inputs exists")
+            + ", so nothing was scrubbed"
+        )
+    for p in missing:
+        print(
+            f"claims-scrub: {p}: no such file or folder; check the path ({MISSING_HINT}); "
+            "the other inputs go on",
+            file=sys.stderr,
+        )
     return paths
 
 

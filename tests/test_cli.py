@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from pipeline.cli import main
 from tests.conftest import batch
@@ -124,9 +125,27 @@ def test_a_missing_batch_file_does_not_stop_the_others(tmp_path, capsys, monkeyp
     assert main(["run", str(good), str(tmp_path / "nope.csv"), "--out", str(out), "-q"]) == 1
     err = capsys.readouterr().err
     assert f"{tmp_path / 'nope.csv'}: no such file or folder" in err
+    assert "; the other inputs go on" in err
     assert "1 of 2 input files could not be read or failed validation" in err
     assert (out / "good" / "lines.csv").exists()
-    assert main(["run", str(tmp_path / "nope.csv"), "--out", str(out)]) == 2  # nothing to do
+
+
+@pytest.mark.parametrize(
+    ("names", "told"),
+    [
+        pytest.param(["nope.csv"], "{0}: no such file or folder", id="one"),
+        pytest.param(["a.csv", "b.csv"], "{0}, {1}: no such file or folder", id="two"),
+    ],
+)
+def test_only_missing_inputs_say_nothing_was_scrubbed(tmp_path, capsys, names, told):
+    paths = [str(tmp_path / n) for n in names]
+    assert main(["run", *paths, "--out", str(tmp_path / "out")]) == 2
+    said = "it was the only input" if len(names) == 1 else "none of the inputs exists"
+    assert capsys.readouterr().err == (
+        f"claims-scrub: {told.format(*paths)}; check the path (batches are .csv, .csv.gz, "
+        ".parquet or X12 837P files, remittances X12 835 files, or folders of them); "
+        f"{said}, so nothing was scrubbed\n"
+    )
 
 
 def test_missing_release_path(tmp_path, capsys):

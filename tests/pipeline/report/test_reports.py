@@ -117,7 +117,7 @@ def test_reports_written_to_s3(s3_bucket, s3_server, reference, config):
     keys = [k for k in every if "/history/" not in k and "/runs/" not in k]
     runs = [k for k in every if "/runs/" in k]
     assert len(runs) == 1 and runs[0].endswith(
-        f"_{result.summary['run_id']}/tuva_professional_2025.json"
+        f"/runs/{result.summary['run_id']}/tuva_professional_2025.json"  # a default run id
     )
     assert [k for k in every if "/history/" in k] == [
         f"nightly/2025/history/month=2025-{m:02d}/tuva_professional_2025.parquet"

@@ -16,6 +16,10 @@ logger = logging.getLogger(__name__)
 
 BUNDLED_SAMPLE = "samples/tuva_professional_2025.csv.gz"
 BATCH_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+MISSING_HINT = (
+    "batches are .csv, .csv.gz, .parquet or X12 837P files, remittances X12 835 files, or "
+    "folders of them"
+)
 X12_SUFFIXES = tuple(s + gz for s in (".837", ".835", ".x12", ".edi") for gz in ("", ".gz"))
 
 
@@ -154,16 +158,24 @@ def _inputs(args: argparse.Namespace) -> list[Path]:
         elif not p.exists():
             # One mistyped path must not stop the night's other batches.
             args.missing_inputs = [*getattr(args, "missing_inputs", []), p]
-            print(
-                f"claims-scrub: {p}: no such file or folder; check the path (batches are .csv, "
-                ".csv.gz, .parquet or X12 837P files, remittances X12 835 files, or folders of "
-                "them); the other inputs go on",
-                file=sys.stderr,
-            )
         else:
             paths.append(p)
+    missing = getattr(args, "missing_inputs", [])
     if not paths and not getattr(args, "remits", []):
-        raise PipelineError("no input given; pass batch files or folders, or --sample")
+        if not missing:
+            raise PipelineError("no input given; pass batch files or folders, or --sample")
+        raise PipelineError(
+            f"{', '.join(map(str, missing))}: no such file or folder; check the path "
+            f"({MISSING_HINT}); "
+            + ("it was the only input" if len(missing) == 1 else "none of the inputs exists")
+            + ", so nothing was scrubbed"
+        )
+    for p in missing:
+        print(
+            f"claims-scrub: {p}: no such file or folder; check the path ({MISSING_HINT}); "
+            "the other inputs go on",
+            file=sys.stderr,
+        )
     return paths
 
 
@@ -184,6 +196,51 @@ def _subfolders_with_inputs(folder: Path, out: str | None, limit: int = 10_000) 
         if here != folder and any(_is_input_name(Path(f)) for f in files):
             held.append(here)
     return held
+
+
+def _once(paths: list[Path]) -> list[Path]:
+    """The inputs with each file once: a file given again (the same file by another path, or
+    a copy with the same bytes) would be scrubbed twice into the history store."""
+    kept: list[Path] = []
+    seen: dict[Path, Path] = {}  # resolved path -> the input as given
+    by_size: dict[int, list[Path]] = {}  # resolved paths kept, by size
+    digests: dict[Path, str] = {}
+    for path in paths:
+        real = path.resolve()
+        try:
+            size = real.stat().st_size
+        except OSError:  # unreadable: reading it later says why
+            kept.append(path)
+            continue
+        if real in seen:
+            first, why = seen[real], "is the same file as"
+            if str(first) == str(path):
+                why = "is given twice, as"
+        else:
+            twin = next(
+                (q for q in by_size.get(size, []) if _digest(q, digests) == _digest(real, digests)),
+                None,
+            )
+            first, why = (seen[twin] if twin else None), "has the same content as"
+        if first is not None:
+            print(
+                f"claims-scrub: warning: {path} {why} {first}; it is scrubbed once", file=sys.stderr
+            )
+            continue
+        seen[real] = path
+        by_size.setdefault(size, []).append(real)
+        kept.append(path)
+    return kept
+
+
+def _digest(path: Path, known: dict[Path, str]) -> str:
+    """SHA-256 of a file's bytes (computed once per file)."""
+    import hashlib
+
+    if path not in known:
+        with path.open("rb") as f:
+            known[path] = hashlib.file_digest(f, "sha256").hexdigest()
+    return known[path]
 
 
 def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list[Path]]:
@@ -219,8 +276,9 @@ def _remittances(paths: list[Path], extra: list[Path]) -> tuple[list[Path], list
     return claims, remits
 
 
-# The store's own folders, which no claim batch report may take.
-RESERVED = ("history", "quarantine", "failed", "remits")
+# The store's own folders, which no claim batch report may take (".staging": reports being
+# written, pipeline.report.storage.Staging).
+RESERVED = ("history", "quarantine", "failed", "remits", "runs", ".staging")
 
 
 def _unique_names(paths: list[Path], reserved: tuple[str, ...] = ()) -> list[tuple[Path, str]]:
@@ -277,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.extract.releases import load_reference_data
     from pipeline.extract.x12_envelope import X12FileError
     from pipeline.report.storage import Destination
-    from pipeline.run import new_run_id, scrub_file
+    from pipeline.run import new_run_id, scrub_file, short_error
     from pipeline.run_remits import REMITS_FOLDER, finish_remits, load_remits, quarantine
 
     started = time.perf_counter()
@@ -286,7 +344,7 @@ def run(args: argparse.Namespace) -> int:
         if args.quiet
         else (lambda m: print(f"  [{time.perf_counter() - started:6.1f}s] {m}", file=sys.stderr))
     )
-    paths = _inputs(args)
+    paths = _once(_inputs(args))
     claim_paths, remit_paths = _remittances(paths, args.remits)
     config = PipelineConfig.from_env()
     if args.max_reject_share is not None:
@@ -346,8 +404,9 @@ def run(args: argparse.Namespace) -> int:
                 raise
             failures += 1
             logger.debug("unexpected error", exc_info=True)
+            told = "".join(f"; {note}" for note in getattr(exc, "__notes__", []))
             print(
-                f"claims-scrub: {path}: internal error ({type(exc).__name__}: {exc}); the "
+                f"claims-scrub: {path}: internal error ({short_error(exc)}){told}; the "
                 "other batches go on. Rerun with CLAIMS_PIPELINE_DEBUG=1 for the traceback "
                 "and report it.",
                 file=sys.stderr,

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import PipelineConfig
-from pipeline.errors import BatchRejected, ClaimBatchError, StorageError
+from pipeline.errors import BatchRejected, ClaimBatchError, PipelineError, StorageError
 from pipeline.extract.batch_files import batch_name, read_batch_file
 from pipeline.extract.claims import normalize_batch
 from pipeline.extract.ncci import NcciRelease, bundled_ncci
@@ -42,7 +42,7 @@ from pipeline.report.line_report import (
 )
 from pipeline.report.manifest import RecordingDestination, write_manifest
 from pipeline.report.stamp import stamp
-from pipeline.report.storage import Destination
+from pipeline.report.storage import Destination, Staging
 from pipeline.scrub.edits import apply_edits, release_age
 from pipeline.scrub.flags import FlagCollector
 from pipeline.scrub.payment import compare_paid
@@ -205,7 +205,14 @@ def scrub_frame(
         summary["lines_flagged"],
         summary["totals"]["dollars_at_risk_cents"] / 100,
     )
-    past = history_rows(priced.lines, batch, run_id, key_id=key_id, source=source or batch)
+    past = history_rows(
+        priced.lines,
+        batch,
+        run_id,
+        key_id=key_id,
+        source=source or batch,
+        run_started_at=started,
+    )
     return BatchResult(
         out_lines,
         flag_table,
@@ -332,7 +339,7 @@ def write_batch(
     patterns and run health compares with the previous run.
     """
     t = time.perf_counter()
-    dest = RecordingDestination(dest.root)  # every object goes into manifest.json
+    dest = RecordingDestination.of(dest)  # every object goes into manifest.json
     outputs: dict[str, str] = {}
     for stem, frame in (
         ("lines", result.lines),
@@ -356,6 +363,45 @@ def write_batch(
     outputs["manifest.json"] = write_manifest(dest, stamp(result.summary))
     result.outputs = outputs
     return outputs
+
+
+def publish_batch(
+    result: BatchResult, out: Destination, name: str, *, path: Path, root: Destination | None
+) -> None:
+    """Write the batch's report to `out/<name>/` whole or not at all.
+
+    Everything (the run record under `runs/` too) is written to a staging area and moved into
+    place once all of it is written. When writing fails, the staged files are removed, an
+    earlier report of the batch is left as it was, and the reason goes to
+    `out/failed/<name>/<run_id>/` as for a batch that failed validation.
+    """
+    run_id = result.summary["run_id"]
+    staging = Staging(out, f"{run_id}_{name}")
+    try:
+        write_batch(result, staging.stage(out.child(name)), root=root)
+    except StorageError:
+        staging.discard()
+        raise  # the store itself cannot be written: the caller stops the run
+    except Exception as exc:
+        staging.discard()
+        try:
+            kept = f"the reason is in {write_failed(out, name, run_id, exc, path).root}/"
+        except StorageError as storage:
+            kept = f"the reason could not be kept ({storage})"
+        told = f"nothing was published to {out.uri(name)}/, {kept}"
+        if isinstance(exc, PipelineError):
+            exc.message = f"{exc.message}; {told}"
+        else:
+            exc.add_note(told)
+        raise
+    staging.publish()
+
+
+def short_error(exc: BaseException, limit: int = 300) -> str:
+    """`Type: message` of an exception, cut to `limit` characters (a message may quote a
+    whole input value)."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def write_validation(
@@ -383,7 +429,7 @@ def write_failed(
     out: Destination,
     name: str,
     run_id: str,
-    error: ClaimBatchError,
+    error: Exception,
     path: Path,
 ) -> Destination:
     """Keep what a failed batch produced in OUT/failed/<batch>/<run_id>/, with reason.json.
@@ -391,6 +437,7 @@ def write_failed(
     Nothing goes to OUT/<batch>/ (an earlier run's report there is left as it was).
     """
     place = out.child("failed").child(name).child(run_id)
+    code = getattr(error, "reason_code", "report_not_written")
     files = write_validation(
         place, getattr(error, "validation", None), getattr(error, "rejects", None)
     )
@@ -399,14 +446,16 @@ def write_failed(
         "input": str(path),
         "run_id": run_id,
         "failed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "reason_code": error.reason_code,
-        "reason": str(error),
+        "reason_code": code,
+        "reason": str(error)
+        if isinstance(error, PipelineError)
+        else f"internal error while writing the reports ({short_error(error)})",
         "published": False,
         "report_folder_not_written": out.uri(name),
         "files": sorted(files),
     }
     place.write_json("reason.json", reason)
-    logger.warning("batch %s failed (%s); reasons kept in %s", name, error.reason_code, place.root)
+    logger.warning("batch %s failed (%s); reasons kept in %s", name, code, place.root)
     return place
 
 
@@ -480,7 +529,7 @@ def scrub_file(
     }
     if progress:
         progress(f"writing report to {out.uri(name)}/")
-    write_batch(result, out.child(name), root=out if use_history else None)
+    publish_batch(result, out, name, path=path, root=out if use_history else None)
     if use_history:
         write_history(result.history, out, name)
     return result

@@ -4,7 +4,7 @@
     python scripts/run_sql.py sql/top_underpaid_codes.sql --reports s3://bucket/scrub --csv out.csv
 
 Needs only duckdb and pyarrow. Every `<view>.parquet` under --reports (searched in every
-subfolder except history/ and runs/) becomes the DuckDB view of that name (lines, flags,
+subfolder except history/, runs/ and .staging/) becomes the DuckDB view of that name (lines, flags,
 claims, work_queue, finance_summary, denial_patterns); several batches' files are read as
 one table. S3 goes through pyarrow's S3 file system with the usual AWS_* variables
 (AWS_ENDPOINT_URL for a non-AWS store), because DuckDB's own S3 extension has to be
@@ -26,7 +26,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 VIEWS = ("lines", "flags", "claims", "work_queue", "finance_summary", "denial_patterns")
-SKIP = ("history", "runs")
+SKIP = ("history", "runs", ".staging")  # .staging: reports being written
 
 
 def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
@@ -47,7 +47,7 @@ def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
 
 
 def report_files(fs: pafs.FileSystem, base: str) -> dict[str, list[str]]:
-    """{view: [paths of <view>.parquet under base]}, history/ and runs/ left out."""
+    """{view: [paths of <view>.parquet under base]}, history/, runs/ and .staging/ left out."""
     found: dict[str, list[str]] = {}
     selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
     for info in fs.get_file_info(selector):

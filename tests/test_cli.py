@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from pipeline.cli import main
 from tests.conftest import batch
@@ -73,11 +74,41 @@ def test_same_named_batches_get_their_own_folders(tmp_path, capsys, monkeypatch)
     monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-test")
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
-        batch({"hcpcs_code": "99213"}).to_csv(tmp_path / sub / "batch.csv", index=False)
+        batch({"hcpcs_code": "99213", "claim_id": sub}).to_csv(
+            tmp_path / sub / "batch.csv", index=False
+        )
     out = tmp_path / "out"
     assert main(["run", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["batch", "batch-2", "history", "runs"]
     assert "goes to batch-2/" in capsys.readouterr().err
+
+
+def test_a_file_given_twice_is_scrubbed_once(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CLAIMS_PIPELINE_PATIENT_KEY", "cli-test")
+    monkeypatch.chdir(tmp_path)
+    batch({"hcpcs_code": "99213"}).to_csv("base.csv", index=False)
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "base.csv").write_bytes((tmp_path / "base.csv").read_bytes())
+    batch({"hcpcs_code": "99214"}).to_csv("other.csv", index=False)
+    inputs = ["base.csv", "./base.csv", f"{tmp_path}/base.csv", "copy/base.csv", "other.csv"]
+    assert main(["run", *inputs, "--out", "out", "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "claims-scrub: warning: base.csv is given twice, as base.csv; it is scrubbed once",
+        f"claims-scrub: warning: {tmp_path}/base.csv is the same file as base.csv; it is "
+        "scrubbed once",
+        "claims-scrub: warning: copy/base.csv has the same content as base.csv; it is "
+        "scrubbed once",
+    ]
+    assert captured.out.count(" lines read") == 2
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "base",
+        "history",
+        "other",
+        "runs",
+    ]
+    history = sorted(p.name for p in (tmp_path / "out" / "history").rglob("*.parquet"))
+    assert history == ["base.parquet", "other.parquet"]
 
 
 def test_bad_default_locality_is_a_usage_error(tmp_path, capsys):
@@ -116,9 +147,27 @@ def test_a_missing_batch_file_does_not_stop_the_others(tmp_path, capsys, monkeyp
     assert main(["run", str(good), str(tmp_path / "nope.csv"), "--out", str(out), "-q"]) == 1
     err = capsys.readouterr().err
     assert f"{tmp_path / 'nope.csv'}: no such file or folder" in err
+    assert "; the other inputs go on" in err
     assert "1 of 2 input files could not be read or failed validation" in err
     assert (out / "good" / "lines.csv").exists()
-    assert main(["run", str(tmp_path / "nope.csv"), "--out", str(out)]) == 2  # nothing to do
+
+
+@pytest.mark.parametrize(
+    ("names", "told"),
+    [
+        pytest.param(["nope.csv"], "{0}: no such file or folder", id="one"),
+        pytest.param(["a.csv", "b.csv"], "{0}, {1}: no such file or folder", id="two"),
+    ],
+)
+def test_only_missing_inputs_say_nothing_was_scrubbed(tmp_path, capsys, names, told):
+    paths = [str(tmp_path / n) for n in names]
+    assert main(["run", *paths, "--out", str(tmp_path / "out")]) == 2
+    said = "it was the only input" if len(names) == 1 else "none of the inputs exists"
+    assert capsys.readouterr().err == (
+        f"claims-scrub: {told.format(*paths)}; check the path (batches are .csv, .csv.gz, "
+        ".parquet or X12 837P files, remittances X12 835 files, or folders of them); "
+        f"{said}, so nothing was scrubbed\n"
+    )
 
 
 def test_missing_release_path(tmp_path, capsys):
@@ -145,7 +194,8 @@ def test_batch_over_the_reject_share_fails_the_run(tmp_path, capsys, monkeypatch
     err = capsys.readouterr().err
     assert (
         f"claims-scrub: {tmp_path / 'b.csv'}: batch b failed validation: 1 of 2 lines (50.0%) "
-        "failed validation, more than the 5.0% allowed (0 lines); nothing was published to "
+        "failed validation, more than the 5.0% allowed (at most 0 of the 2 may fail); nothing "
+        "was published to "
         f"{out}/b/, the reasons are in {out}/failed/b/r1/ (reason.json, validation.html, "
         "rejects.csv)"
     ) in err

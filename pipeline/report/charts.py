@@ -6,6 +6,8 @@ import base64
 import io
 from collections.abc import Sequence
 
+from pipeline.report.html import shorten
+
 
 def _png(fig) -> str:
     buf = io.BytesIO()
@@ -21,13 +23,16 @@ def _figure(width: float, height: float):
 
 
 def variance_by_payer(payers: Sequence[str], variance_cents: Sequence[int]) -> str:
-    """Horizontal bars of paid minus expected payment per payer (red: paid less)."""
+    """Horizontal bars of paid minus expected payment per payer (red: paid less); long payer
+    names are shortened (a name of millions of characters cannot be drawn)."""
     height = max(2.0, 0.45 * len(payers) + 1.2)
     fig = _figure(8, height)
     ax = fig.add_subplot()
     dollars = [v / 100 for v in variance_cents]  # display only; tables carry exact cents
     colors = ["#d64545" if v < 0 else "#3f9142" for v in dollars]
-    ax.barh(list(payers), dollars, color=colors)
+    # Bars by position: payers whose shortened names are alike still get a bar each.
+    ax.barh(range(len(payers)), dollars, color=colors)
+    ax.set_yticks(range(len(payers)), labels=[shorten(p) for p in payers])
     ax.invert_yaxis()
     ax.axvline(0, color="#52606d", linewidth=0.8)
     ax.set_xlabel("paid minus expected payment ($)")

@@ -1,7 +1,8 @@
 """The history store: scrubbed lines kept by month so later batches' edits can see them.
 
 Layout under the report root: `history/month=YYYY-MM/<batch>.parquet`. A rerun of a batch
-overwrites its own files, so nothing is counted twice.
+overwrites its own files, and a claim line kept in several files is read once (its newest
+copy), so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ def key_check(patient_key: bytes) -> str:
 
 
 def history_rows(
-    lines: pd.DataFrame, batch: str, run_id: str, *, key_id: str, source: str
+    lines: pd.DataFrame,
+    batch: str,
+    run_id: str,
+    *,
+    key_id: str,
+    source: str,
+    run_started_at: str = "",
 ) -> pd.DataFrame:
     """The columns of priced lines the history keeps (patient key hashed, no identifiers)."""
     optional = [c for c in HISTORY_OPTIONAL if c in lines.columns]
@@ -47,7 +54,13 @@ def history_rows(
         else:
             out[col] = values
     n = len(lines)
-    for col, value in (("batch", batch), ("run_id", run_id), ("key_id", key_id), ("input", source)):
+    for col, value in (
+        ("batch", batch),
+        ("run_id", run_id),
+        ("key_id", key_id),
+        ("input", source),
+        ("run_started_at", run_started_at),
+    ):
         out[col] = pd.Series(constant_text(value, n), index=lines.index, copy=False)
     return pd.DataFrame(out, index=lines.index, copy=False)
 
@@ -154,9 +167,26 @@ def read_history(
     keys = pd.MultiIndex.from_arrays([lines["patient_key"], lines["provider"]])
     mine = pd.MultiIndex.from_arrays([past["patient_key"], past["provider"]]).isin(keys)
     in_window = (past["dos"] >= start) & (past["dos"] <= end)
-    past = past[mine & in_window.to_numpy(bool)].reset_index(drop=True)
+    past = newest_copies(past[mine & in_window.to_numpy(bool)]).reset_index(drop=True)
     logger.info("history: %d earlier line(s) of the same patients and providers", len(past))
     return past
+
+
+def newest_copies(past: pd.DataFrame) -> pd.DataFrame:
+    """Each claim line (claim id, line number, patient key) once, as most recently scrubbed.
+
+    The same line can sit in several batch files: one file scrubbed under two names, or a
+    batch name reused by another file. Counting every copy would add up its units twice.
+    Files written before `run_started_at` was kept count as the oldest.
+    """
+    line = ["claim_id", "claim_line_number", "patient_key"]
+    if past.empty or not past.duplicated(line).any():
+        return past
+    when = past["run_started_at"].fillna("") if "run_started_at" in past else ""
+    order = past.assign(_when=when).sort_values("_when", kind="stable")
+    kept = order[~order.duplicated(line, keep="last")].drop(columns="_when")
+    logger.info("history: %d repeated copy(ies) of claim lines left out", len(past) - len(kept))
+    return kept.sort_index()
 
 
 def read_history_claims(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.report.settings import report_settings
 from pipeline.report.stamp import releases_text
 
 STYLE = """
@@ -87,14 +88,26 @@ def money(cents: Any) -> str:
     return f"{'-' if cents < 0 else ''}${whole:,}.{frac:02d}"
 
 
-def esc(value: Any) -> str:
+def shorten(text: str, limit: int | None = None) -> str:
+    """`text` cut to `limit` characters (default: html.label_max_chars), ending in "…"."""
+    limit = limit or report_settings()["html"]["label_max_chars"]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain(value: Any) -> str:
+    """A cell value as text: "" when missing, lists joined with ", ", dates as YYYY-MM-DD."""
     if value is None or (not isinstance(value, list | tuple) and pd.isna(value)):
         return ""
     if isinstance(value, list | tuple):
-        value = ", ".join(str(v) for v in value)
-    elif isinstance(value, pd.Timestamp):
-        value = value.strftime("%Y-%m-%d")
-    return html.escape(str(value))
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def esc(value: Any, limit: int | None = None) -> str:
+    """A value as HTML text, shortened to `limit` characters (see `shorten`)."""
+    return html.escape(shorten(plain(value), limit))
 
 
 @dataclass(frozen=True)
@@ -118,13 +131,15 @@ class Column:
             shown = f"{float(value):.1f}%" if raw else ""
             return f'<td class="num" data-v="{raw}">{shown}</td>'
         if self.kind == "lines":  # one entry per line: lists, or text joined with " | "
-            items = list(value) if isinstance(value, list | tuple) else esc(value).split(" | ")
-            shown = "".join(
-                f"<div>{esc(i) if isinstance(value, list | tuple) else i}</div>" for i in items
-            )
+            limit = report_settings()["html"]["text_max_chars"]
+            items = value if isinstance(value, list | tuple) else plain(value).split(" | ")
+            shown = "".join(f"<div>{esc(i, limit)}</div>" for i in items)
             return f'<td class="wrap">{shown}</td>'
-        cls = ' class="wrap"' if self.kind == "wrap" else ""
-        return f"<td{cls}>{esc(value)}</td>"
+        if self.kind == "wrap":
+            return (
+                f'<td class="wrap">{esc(value, report_settings()["html"]["text_max_chars"])}</td>'
+            )
+        return f"<td>{esc(value)}</td>"
 
     def head(self) -> str:
         cls = ' class="num"' if self.kind in ("money", "int", "pct") else ""

@@ -40,9 +40,18 @@ class RecordingDestination(Destination):
         self.written[uri]["rows"] = table.num_rows
         return uri
 
+    @classmethod
+    def of(cls, dest: Destination) -> RecordingDestination:
+        """`dest` (staged or not) as a recording destination."""
+        return cls(dest.root, base=dest.base, staging=dest.staging)
+
     def sibling(self, root: Destination) -> RecordingDestination:
-        """`root` as a destination that records into the same manifest."""
-        return RecordingDestination(root.root, base=root.base, written=self.written)
+        """`root` as a destination that records into the same manifest (and, when this one
+        is staged, writes into the same staging area)."""
+        base = self.base if self.staging else root.base
+        return RecordingDestination(
+            root.root, base=base, staging=self.staging, written=self.written
+        )
 
 
 def write_manifest(dest: RecordingDestination, st: dict[str, Any]) -> str:

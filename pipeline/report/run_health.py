@@ -2,7 +2,8 @@
 took, and how that compares with the previous run (sudden jumps are called out).
 
 Each batch's record is kept at `runs/<UTC start>_<run id>/<batch>.json` under the report
-root; the previous run is the latest earlier run id there, all its batches added up.
+root (`runs/<run id>/` when the id starts with its UTC time, as the default ids do); the
+previous run is the latest earlier run id there, all its batches added up.
 """
 
 from __future__ import annotations
@@ -42,13 +43,26 @@ RATES = (
     ("flagged (warning or error)", "warning_or_error_lines"),
     ("with an error flag", "error_lines"),
 )
+# A runs/ folder: "<UTC start>_<run id>", or the run id alone when it starts with its own
+# UTC time as the default ids do ("20251130T020000Z-0f57b9"). Folders of both forms are read.
 _FOLDER = re.compile(r"^(\d{8}T\d{6}Z)_(.+)$")
+_TIMED_ID = re.compile(r"^(\d{8}T\d{6}Z)-[A-Za-z0-9]+$")
 
 
 def run_folder(run_id: str, started: str) -> str:
     """`runs/` folder of a run: sortable UTC start time, then the run id made path-safe."""
+    if _TIMED_ID.match(run_id):
+        return run_id
     when = datetime.fromisoformat(started).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{when}_{re.sub(r'[^A-Za-z0-9._-]', '_', run_id)}"
+
+
+def _folder_parts(folder: str) -> tuple[str, str] | None:
+    """(UTC start, run id) of a runs/ folder name, or None when it is not one."""
+    found = _FOLDER.match(folder) or _TIMED_ID.match(folder)
+    if found is None:
+        return None
+    return (found.group(1), found.group(2) if found.re is _FOLDER else folder)
 
 
 def health_record(
@@ -98,17 +112,16 @@ def previous_run(root: Destination, record: dict[str, Any]) -> dict[str, Any] | 
     except StorageError as exc:
         logger.warning("run history unreadable (%s); no comparison with the previous run", exc)
         return None
-    me = run_folder(record["run_id"], record["run_started_at"])
-    current = _FOLDER.match(me)
+    current = _folder_parts(run_folder(record["run_id"], record["run_started_at"]))
     runs: dict[str, list[str]] = {}
     latest: dict[str, str] = {}
     for name in names:
         parts = PurePosixPath(name).parts
-        found = _FOLDER.match(parts[1]) if len(parts) == 3 else None
+        found = _folder_parts(parts[1]) if len(parts) == 3 else None
         if not found or not name.endswith(".json") or current is None:
             continue
-        when, run_id = found.groups()
-        if run_id == current.group(2) or when > current.group(1):
+        when, run_id = found
+        if run_id == current[1] or when > current[0]:
             continue
         runs.setdefault(run_id, []).append(name)
         latest[run_id] = max(latest.get(run_id, ""), when)

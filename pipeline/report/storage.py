@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# The store's folder of publications being written (Staging).
+STAGING = ".staging"
 S3_HINT = "; check AWS_ENDPOINT_URL, the AWS credentials and that the bucket exists"
 
 # Set by `s3_client_from` (e.g. to a client built from an Airflow connection at task run time).
@@ -39,44 +43,32 @@ class Destination:
     # The store root (the first Destination's root; children keep it): a local delete
     # removes the folders it leaves empty up to here, never this folder itself.
     base: str = field(default="", compare=False, repr=False)
+    # A staging area mirroring `base` (see Staging): writes land there until published,
+    # while uri() still names the published address.
+    staging: str = field(default="", compare=False, repr=False)
 
     @property
     def is_s3(self) -> bool:
         return self.root.startswith("s3://")
 
     def child(self, name: str) -> Destination:
-        return Destination(self.root.rstrip("/") + "/" + name, base=self.base or self.root)
+        return Destination(
+            self.root.rstrip("/") + "/" + name, base=self.base or self.root, staging=self.staging
+        )
 
     def uri(self, name: str) -> str:
         return self.root.rstrip("/") + "/" + name
 
+    def _target(self, name: str) -> str:
+        """Where the bytes of `name` are written: its address, or its staged copy's."""
+        uri = self.uri(name)
+        if not self.staging:
+            return uri
+        return self.staging.rstrip("/") + uri[len((self.base or self.root).rstrip("/")) :]
+
     def write_bytes(self, name: str, data: bytes) -> str:
         uri = self.uri(name)
-        if self.is_s3:
-            bucket, _, prefix = self.root.removeprefix("s3://").partition("/")
-            key = (prefix.strip("/") + "/" + name).lstrip("/")
-            try:
-                _s3_client().put_object(Bucket=bucket, Key=key, Body=data)
-            except Exception as exc:  # botocore raises many types; all mean "not written"
-                raise StorageError(
-                    f"could not write ({exc}){S3_HINT}",
-                    source=uri,
-                ) from exc
-        else:
-            path = Path(uri)
-            try:
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(data)
-                except FileNotFoundError:  # a delete elsewhere removed the empty folder
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(data)
-            except OSError as exc:
-                raise StorageError(
-                    f"cannot write the report ({exc.strerror}); choose an --out folder you can "
-                    "write to",
-                    source=uri,
-                ) from exc
+        _put(self._target(name), data, shown=uri)
         return uri
 
     def read_bytes(self, name: str) -> bytes | None:
@@ -109,6 +101,33 @@ class Destination:
             path = Path(self.uri(name))
             path.unlink(missing_ok=True)
             self._remove_empty_folders(path.parent)
+
+    def move(self, name: str, uri: str) -> None:
+        """Move object `name` to the address `uri` (same kind of store)."""
+        source = self.uri(name)
+        if self.is_s3:
+            bucket, key = _s3_key(source)
+            to_bucket, to_key = _s3_key(uri)
+            try:
+                _s3_client().copy_object(
+                    Bucket=to_bucket, Key=to_key, CopySource={"Bucket": bucket, "Key": key}
+                )
+            except Exception as exc:
+                raise StorageError(
+                    f"could not copy to {uri} ({exc}){S3_HINT}", source=source
+                ) from exc
+            self.delete(name)
+            return
+        target = Path(uri)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+        except OSError as exc:
+            raise StorageError(
+                f"could not move to {uri} ({exc.strerror}); check the --out folder",
+                source=source,
+            ) from exc
+        self._remove_empty_folders(Path(source).parent)
 
     def _remove_empty_folders(self, folder: Path) -> None:
         """Remove `folder` and its parents while they are empty, up to the store root."""
@@ -160,6 +179,71 @@ class Destination:
 
     def write_json(self, name: str, payload: dict[str, Any]) -> str:
         return self.write_bytes(name, (json.dumps(payload, indent=2, default=str) + "\n").encode())
+
+
+def _s3_key(uri: str) -> tuple[str, str]:
+    """(bucket, key) of an s3:// address."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key.lstrip("/")
+
+
+def _put(uri: str, data: bytes, *, shown: str) -> None:
+    """Write `data` at a local path or s3:// address; errors name `shown` (the published
+    address of a staged object)."""
+    if uri.startswith("s3://"):
+        bucket, key = _s3_key(uri)
+        try:
+            _s3_client().put_object(Bucket=bucket, Key=key, Body=data)
+        except Exception as exc:  # botocore raises many types; all mean "not written"
+            raise StorageError(f"could not write ({exc}){S3_HINT}", source=shown) from exc
+        return
+    path = Path(uri)
+    try:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except FileNotFoundError:  # a delete elsewhere removed the empty folder
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write the report ({exc.strerror}); choose an --out folder you can write to",
+            source=shown,
+        ) from exc
+
+
+class Staging:
+    """One publication kept aside until every object of it is written.
+
+    `stage(dest)` gives a destination of the store whose writes land under
+    `<store>/.staging/<token>/` (same layout as the store); `publish()` then moves them to
+    their addresses, `manifest.json` last, and `discard()` removes them. So a failure while
+    writing never leaves a half-written report where readers look.
+    """
+
+    def __init__(self, store: Destination, token: str) -> None:
+        self.store = Destination(store.root)
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", token)
+        self.area = self.store.child(f"{STAGING}/{safe}")
+
+    def stage(self, dest: Destination) -> Destination:
+        """`dest` (the store or a folder in it) writing into the staging area."""
+        return Destination(dest.root, base=self.store.root, staging=self.area.root)
+
+    def publish(self) -> list[str]:
+        """Move every staged object to its address; return the addresses."""
+        names = sorted(self.area.list(""), key=lambda n: (n.endswith("manifest.json"), n))
+        for name in names:
+            self.area.move(name, self.store.uri(name))
+        return [self.store.uri(n) for n in names]
+
+    def discard(self) -> None:
+        """Remove whatever was staged (best effort: a failure here is only logged)."""
+        try:
+            for name in self.area.list(""):
+                self.area.delete(name)
+        except StorageError as exc:
+            logger.warning("could not remove the staged files %s (%s)", self.area.root, exc)
 
 
 @contextmanager

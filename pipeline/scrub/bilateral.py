@@ -8,7 +8,7 @@ import pandas as pd
 from pipeline.scrub.context import PricingContext, apply_bp
 from pipeline.scrub.lookup import group_ids, is_in
 from pipeline.scrub.rules import payment_rules
-from pipeline.scrub.text import Percent
+from pipeline.scrub.text import Count, Percent
 
 
 def apply_bilateral(ctx: PricingContext, priced: np.ndarray, fee: np.ndarray, bilat: np.ndarray):
@@ -67,7 +67,7 @@ def apply_bilateral(ctx: PricingContext, priced: np.ndarray, fee: np.ndarray, bi
         "BILATERAL_UNITS",
         declared & mod50 & (units > 1),
         ctx.idx,
-        ("Modifier 50 with ", units, " units; Medicare wants 1 unit."),
+        ("Modifier 50 with ", Count(units, "unit"), "; Medicare wants 1 unit."),
         base,
     )
     ctx.flags.add(

@@ -23,6 +23,7 @@ from pipeline.scrub.lookup import group_ids
 from pipeline.scrub.ncci_index import MueIndex, PtpIndex
 from pipeline.scrub.pairs import pairs_on
 from pipeline.scrub.rules import edit_rules
+from pipeline.scrub.text import Count
 from pipeline.scrub.text_ids import as_categorical, text_ids
 from pipeline.scrub.tips import tip_edits
 
@@ -324,8 +325,8 @@ def mue_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> pd.Da
         line_over,
         data.idx,
         (
-            data.units,
-            " units of ",
+            Count(data.units, "unit"),
+            " of ",
             data.code,
             " on one line; the MUE is ",
             value,
@@ -342,8 +343,8 @@ def mue_edits(data: EditInput, ncci: NcciRelease, flags: FlagCollector) -> pd.Da
             day_over & (mai == level),
             data.idx,
             (
-                day_units,
-                " units of ",
+                Count(day_units, "unit"),
+                " of ",
                 data.code,
                 " that day (all claims of this batch and the history); the MUE is ",
                 value,

@@ -13,7 +13,7 @@ from pipeline.money import div_round_half_up
 from pipeline.scrub.context import PricingContext, apply_bp, capped_fee
 from pipeline.scrub.lookup import NUMBER_FIELDS, Codes, RvuIndex, group_ids, is_in
 from pipeline.scrub.rules import payment_rules
-from pipeline.scrub.text import Dollars, Percent
+from pipeline.scrub.text import Count, Dollars, Percent
 
 
 def rank_units(group: np.ndarray, amount: np.ndarray, units: np.ndarray, tiebreak: np.ndarray):
@@ -159,8 +159,8 @@ class MultipleProcedures:
                 "Ranked below a higher-paid procedure the same day: ",
                 Dollars(red),
                 " reduction (",
-                n_reduced,
-                " unit(s) at 50%).",
+                Count(n_reduced, "unit"),
+                " at 50%).",
             ),
         )
         ctx.flags.add(

@@ -25,7 +25,15 @@ class Percent:
     bp: np.ndarray | pd.Series
 
 
-Part = str | np.ndarray | pd.Series | Dollars | Percent
+@dataclass(frozen=True)
+class Count:
+    """Marks a count column to be shown with its noun, singular for 1: '1 unit', '3 units'."""
+
+    values: np.ndarray | pd.Series
+    noun: str  # singular; the plural adds "s"
+
+
+Part = str | np.ndarray | pd.Series | Dollars | Percent | Count
 
 # The two-digit cents of an amount, looked up instead of formatted per row.
 _CENTS = pa.array([f"{i:02d}" for i in range(100)], type=pa.string())
@@ -81,6 +89,10 @@ def render(parts: str | Sequence[Part], sel: np.ndarray) -> pa.Array:
             pieces.extend(_dollars(part.cents, sel))
         elif isinstance(part, Percent):
             pieces.append(_percent(part.bp, sel))
+        elif isinstance(part, Count):
+            one = np.asarray(part.values)[sel] == 1
+            nouns = np.where(one, f" {part.noun}", f" {part.noun}s")
+            pieces.extend([_take(part.values, sel), pa.array(nouns, type=pa.string())])
         else:
             pieces.append(_take(part, sel))
     merged: list[pa.Array | str] = []  # neighbouring literal text joined once, here

@@ -74,7 +74,7 @@ class ClaimValidation:
             return (
                 f"{self.rejected_count:,} of {n:,} lines ({self.rejected_count / n:.1%}) failed "
                 f"validation, more than the {self.max_reject_share:.1%} allowed "
-                f"({self.allowed_rejects:,} lines)"
+                f"(at most {self.allowed_rejects:,} of the {n:,} may fail)"
             )
         return ""
 

@@ -357,3 +357,47 @@ def test_finance_rows_by_payer_code_and_month(scrub):
     assert first["underpaid_lines"] == 1
     assert first["underpaid_cents"] == first["expected_payment_cents"] - 5000
     assert pd.isna(frame.iloc[1]["paid_cents"]) and frame.iloc[1]["paid_lines"] == 0
+
+
+@pytest.mark.parametrize(
+    ("run_id", "folder"),
+    [
+        pytest.param("20251201T020000Z-0f57b9", "20251201T020000Z-0f57b9", id="default-id"),
+        pytest.param("monday run", "20251201T020005Z_monday_run", id="own-id"),
+    ],
+)
+def test_run_folder_names_the_time_once(run_id, folder):
+    from pipeline.report.run_health import run_folder
+
+    assert run_folder(run_id, "2025-12-01T02:00:05+00:00") == folder
+
+
+def test_previous_run_is_found_in_old_and_new_folder_names(tmp_path):
+    from pipeline.report.run_health import COUNTS, previous_run, save_record
+    from pipeline.report.storage import Destination
+
+    root = Destination(str(tmp_path))
+
+    def record(run_id: str, started: str, batch: str, lines: int) -> dict:
+        counts = {"lines_read": lines, "rejected": 1}
+        return {"run_id": run_id, "run_started_at": started, "batch": batch, "counts": counts}
+
+    # A run recorded before the folder name was shortened, with two batches.
+    old = "20251130T020000Z-aaaaaa"
+    for batch, started in (("a", "2025-11-30T02:00:00+00:00"), ("b", "2025-11-30T02:00:07+00:00")):
+        when = started[:19].replace("-", "").replace(":", "") + "Z"
+        (tmp_path / "runs" / f"{when}_{old}").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "runs" / f"{when}_{old}" / f"{batch}.json").write_text(
+            json.dumps(record(old, started, batch, 10))
+        )
+    today = record("20251201T020000Z-bbbbbb", "2025-12-01T02:00:00+00:00", "a", 5)
+    assert previous_run(root, today) == {
+        "run_id": old,
+        "run_started_at": "2025-11-30T02:00:00+00:00",
+        "batches": ["a", "b"],
+        "counts": {c: (20 if c == "lines_read" else 2 if c == "rejected" else 0) for c in COUNTS},
+    }
+    save_record(root, today)
+    assert (tmp_path / "runs" / "20251201T020000Z-bbbbbb" / "a.json").exists()
+    later = record("20251202T020000Z-cccccc", "2025-12-02T02:00:00+00:00", "a", 5)
+    assert previous_run(root, later)["run_id"] == "20251201T020000Z-bbbbbb"

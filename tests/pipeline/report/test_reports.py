@@ -117,7 +117,7 @@ def test_reports_written_to_s3(s3_bucket, s3_server, reference, config):
     keys = [k for k in every if "/history/" not in k and "/runs/" not in k]
     runs = [k for k in every if "/runs/" in k]
     assert len(runs) == 1 and runs[0].endswith(
-        f"_{result.summary['run_id']}/tuva_professional_2025.json"
+        f"/runs/{result.summary['run_id']}/tuva_professional_2025.json"  # a default run id
     )
     assert [k for k in every if "/history/" in k] == [
         f"nightly/2025/history/month=2025-{m:02d}/tuva_professional_2025.parquet"
@@ -189,6 +189,40 @@ def test_resubmitted_line_replaces_its_history_copy(tmp_path, reference, config)
     again = scrub_file(_batch_file(tmp_path, "day2", line), reference, config, out)
     assert again.summary["history_lines_seen"] == 1
     assert "MUE_DAY_POLICY_EXCEEDED" not in again.lines["flags"].iloc[0]
+
+
+def test_a_line_kept_under_two_batch_names_counts_once(tmp_path, reference, config):
+    """One file scrubbed as `batch` and `batch-2`: its 99213 (MUE 2 a day) is one unit in
+    history, so one more that day is within the MUE."""
+    out = Destination(str(tmp_path / "reports"))
+    visit = {"hcpcs_code": "99213", "claim_id": "771053930", "patient_id": "910133"}
+    b = _batch_file(tmp_path, "b", visit)
+    scrub_file(b, reference, config, out, name="batch")
+    scrub_file(b, reference, config, out, name="batch-2")
+    new = {"hcpcs_code": "99213", "claim_id": "881053930", "patient_id": "910133"}
+    result = scrub_file(_batch_file(tmp_path, "c", new), reference, config, out)
+    assert result.summary["history_lines_seen"] == 1
+    assert list(result.lines["flags"].iloc[0]) == []
+    assert result.lines["mue_status"].iloc[0] == "within MUE"
+
+
+def test_newest_copy_of_a_history_line_is_kept():
+    from pipeline.report.history import newest_copies
+
+    past = pd.DataFrame(
+        {
+            "claim_id": ["A", "A", "B", "A"],
+            "claim_line_number": ["1", "1", "1", "2"],
+            "patient_key": ["p", "p", "p", "p"],
+            "units": [3, 1, 1, 1],
+            "run_started_at": ["2025-11-02T00:00:00+00:00", "2025-11-01T00:00:00+00:00", None, ""],
+        }
+    )
+    kept = newest_copies(past)
+    assert kept["units"].tolist() == [3, 1, 1]  # A/1 as scrubbed on Nov 2, in store order
+    assert kept.index.tolist() == [0, 2, 3]
+    older = past.drop(columns="run_started_at")  # files written before the column: first kept
+    assert newest_copies(older)["units"].tolist() == [1, 1, 1]
 
 
 def test_history_warns_about_another_key_and_a_reused_name(tmp_path, reference, caplog):

@@ -122,8 +122,10 @@ def test_queries_over_several_batches(sample_report, tmp_path):
         shutil.copytree(sample_report.folder, tmp_path / name)
     (tmp_path / "history").mkdir()
     shutil.copy(sample_report.folder / "lines.parquet", tmp_path / "history" / "lines.parquet")
+    # A report a killed run left half-written in .staging/ is not a batch either.
+    shutil.copytree(sample_report.folder, tmp_path / ".staging" / "r9_c" / "c")
     got = rows(run_sql.run(SQL / "reconcile.sql", str(tmp_path)))[0]
-    assert got[0] == got[1] == D("191719.40")  # both batches, history/ left out
+    assert got[0] == got[1] == D("191719.40")  # both batches, history/ and .staging/ left out
     assert got[-1] is True
 
 

@@ -481,7 +481,7 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
             _note(paid_note, negative & (paid_note == ""), f"{col} '", (ids, text), NEGATIVE[name])
 
     extra["zip5"] = categorical_by_unique(raw, "service_zip", _zip5)
-    extra["zip_padded"] = _obj(column_by_unique(raw, "service_zip", _zip_padded))
+    extra["zip_padded"] = categorical_by_unique(raw, "service_zip", _zip_padded)
     extra["carrier"] = categorical_by_unique(raw, "carrier")
     extra["locality"] = categorical_by_unique(raw, "locality")
     part = column_by_unique(raw, "participating", lambda t: t.str.upper())

@@ -197,7 +197,7 @@ def resolve_locality(
     key_ids[zip_ids < 0] = len(keys) - 1
     source = np.append(source_u, 2 if default_locality else 3)[key_ids]
     plus_four = np.append(plus4_u & found_u, False)[key_ids]
-    given = _filled(carrier) & _filled(locality)
+    given = filled(carrier) & filled(locality)
     if given.any():
         at = np.flatnonzero(given)
         given_key = (
@@ -220,7 +220,7 @@ def resolve_locality(
     return key, how, plus_four
 
 
-def _filled(values: pd.Series) -> np.ndarray:
+def filled(values: pd.Series) -> np.ndarray:
     """Per line: whether the text is neither blank nor missing (once per distinct value)."""
     ids, uniques = factorized(values)
     return np.append(np.asarray(uniques, dtype=object) != "", False)[ids]

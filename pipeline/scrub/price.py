@@ -26,6 +26,7 @@ from pipeline.scrub.lookup import (
     Codes,
     RvuIndex,
     attach_gpci,
+    filled,
     is_in,
     resolve_locality,
 )
@@ -514,10 +515,10 @@ def _locality(
         ("ZIP ", zip5, " is not in the CMS ZIP5 file."),
     )
     if "zip_padded" in out:  # a 4-digit ZIP read with a leading zero (extract.claims)
-        given = out["zip_padded"].to_numpy(object)
+        given = out["zip_padded"]
         flags.add(
             "ZIP_PADDED",
-            dated & (given != "") & (loc_source == "zip"),
+            dated & filled(given) & (loc_source == "zip"),
             idx,
             ("ZIP ", given, " has 4 digits; read as ", zip5, ", priced at locality ", loc_key, "."),
         )

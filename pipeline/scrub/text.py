@@ -10,6 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.factorize import factorized
+
 
 @dataclass(frozen=True)
 class Dollars:
@@ -75,6 +77,13 @@ def _percent(bp, sel: np.ndarray) -> pa.Array:
     return text.take(pa.array(at.reshape(-1)))
 
 
+def _count(count: Count, sel: np.ndarray) -> pa.Array:
+    """'1 unit', '3 units': each distinct count worded once (counts are few)."""
+    ids, distinct = factorized(np.asarray(count.values, dtype="int64")[sel])
+    words = [f"{v} {count.noun}" + ("" if v == 1 else "s") for v in np.asarray(distinct).tolist()]
+    return pa.array(words, type=pa.string()).take(pa.array(ids))
+
+
 def render(parts: str | Sequence[Part], sel: np.ndarray) -> pa.Array:
     """Join `parts` into one sentence per selected row (`sel` holds row positions)."""
     if isinstance(parts, str):
@@ -90,9 +99,7 @@ def render(parts: str | Sequence[Part], sel: np.ndarray) -> pa.Array:
         elif isinstance(part, Percent):
             pieces.append(_percent(part.bp, sel))
         elif isinstance(part, Count):
-            one = np.asarray(part.values)[sel] == 1
-            nouns = np.where(one, f" {part.noun}", f" {part.noun}s")
-            pieces.extend([_take(part.values, sel), pa.array(nouns, type=pa.string())])
+            pieces.append(_count(part, sel))
         else:
             pieces.append(_take(part, sel))
     merged: list[pa.Array | str] = []  # neighbouring literal text joined once, here

@@ -580,8 +580,9 @@ def _duplicates(lines: pd.DataFrame, usable: np.ndarray) -> np.ndarray:
     """Second and later usable lines with the same claim id and line number."""
     sel = np.flatnonzero(usable)
     claim = lines["claim_key"] if "claim_key" in lines else lines["claim_id"]
-    claim_ids, claims = factorized(claim.array[sel])
-    line_ids, line_numbers = factorized(lines["claim_line_number"].array[sel])
+    claim_ids, claims = factorized(claim)
+    line_ids, line_numbers = factorized(lines["claim_line_number"])  # whole column: no copy
+    claim_ids, line_ids = claim_ids[sel], line_ids[sel]
     key = (claim_ids + 1) * (len(line_numbers) + 1) + (line_ids + 1)
     space = (len(claims) + 1) * (len(line_numbers) + 1)
     dupe = np.zeros(len(lines), dtype=bool)

@@ -731,15 +731,20 @@ def _describe(priced, capped, bilateral_bp, mppr_notes, role_bp, nonpar, charge_
     if not len(sel):
         return text
     flags = [capped, *(mask for mask, _ in mppr_notes), nonpar, charge_lower]
-    key = np.zeros(len(sel), dtype="int64")
+    # One small integer per line: a bit per adjustment some line has, then the ids of the
+    # (few) distinct bilateral and surgical-role percentages.
+    code, bits = np.zeros(len(priced), dtype="int32"), 0
     for mask in flags:
         mask = np.asarray(mask, bool)
         if mask.any():  # an adjustment no line has cannot tell combinations apart
-            key = key * 2 + mask[sel]
+            code |= np.left_shift(mask, bits, dtype="int32")
+            bits += 1
+    key, space = code.astype("int64"), 1 << bits
     for bp in (bilateral_bp, role_bp):  # non-negative percentages in hundredths
-        values = np.asarray(bp, dtype="int64")[sel]
-        key = key * (int(values.max()) + 1) + values
-    key_ids, distinct = pd.factorize(key)
+        ids, distinct_bp = factorized(np.asarray(bp, dtype="int64"))
+        key = key * len(distinct_bp) + ids
+        space *= len(distinct_bp)
+    key_ids, distinct = factorized_keys(key[sel], space)
     first = np.empty(len(distinct), dtype="int64")
     first[key_ids[::-1]] = np.arange(len(sel) - 1, -1, -1)  # first line of each combination
     words = np.array(

@@ -319,6 +319,8 @@ def _check_locality(value: str | None, ref) -> str | None:
 
 def _out_location(value: str) -> str:
     """--out as given, refusing a mistyped S3 address that would become a local folder."""
+    if not value.strip():  # an empty folder name would put the report in the root folder
+        raise PipelineError("--out is empty; give the report folder, e.g. --out reports")
     if value.lower().startswith("s3:") and not value.startswith("s3://"):
         raise PipelineError(
             f"--out {value!r}: an S3 location is written s3://bucket/prefix (two slashes)"
@@ -563,6 +565,10 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         print(f"claims-scrub: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like: nothing left to say
+        # Point stdout at /dev/null so that flushing it at exit does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -131,6 +132,26 @@ def test_mistyped_s3_output_is_a_usage_error(tmp_path, capsys, monkeypatch):
     assert main(["run", "--sample", "--out", "s3:/bucket/x"]) == 2
     assert "an S3 location is written s3://bucket/prefix" in capsys.readouterr().err
     assert not (tmp_path / "s3:").exists()
+
+
+@pytest.mark.parametrize("out", [pytest.param("", id="empty"), pytest.param("  ", id="blank")])
+def test_empty_output_location_is_a_usage_error(tmp_path, capsys, monkeypatch, out):
+    """`--out ''` used to write the report files loose into the root folder."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--sample", "--out", out]) == 2
+    assert "--out is empty; give the report folder" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_cut_short_by_a_closed_pipe_is_no_traceback(monkeypatch):
+    """`claims-scrub explain 99213 | head -1` ended in a BrokenPipeError traceback."""
+
+    def closed_pipe(args):
+        raise BrokenPipeError
+
+    monkeypatch.setattr(os, "dup2", lambda fd, fd2: None)  # keep pytest's own stdout
+    monkeypatch.setattr("pipeline.cli.releases", closed_pipe)
+    assert main(["releases"]) == 1
 
 
 def test_bad_settings_are_clear(tmp_path, capsys, monkeypatch):

@@ -533,6 +533,14 @@ def test_x12_input_flags_name_the_segment(tmp_path, monkeypatch):
             "claim 'SYN-1001': the balance cannot be checked, its charge (CLP03) is unreadable",
             id="charge-dollar-sign-plain-input",
         ),
+        pytest.param(
+            "CLP*SYN-1001*1*280.00*999999999999999999*",
+            False,
+            "CLP04",
+            "claim 'SYN-1001': the balance cannot be checked, its paid amount (CLP04) is "
+            "unreadable",
+            id="paid-18-digits-overflows-int64",
+        ),
     ],
 )
 def test_a_bad_claim_payment_amount_is_a_finding_not_a_crash(

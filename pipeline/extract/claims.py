@@ -39,6 +39,7 @@ _ID_PARTS = (
     "enrollee",
     "hicn",
     "medical_record",
+    "account",  # a patient account number (HIPAA identifier); CLM01 is read as claim_id
     "name",
     "guarantor",
     "cardholder",
@@ -46,7 +47,7 @@ _ID_PARTS = (
     "telephone",
 )
 _ID_WORDS = frozenset(
-    "mbr mem subscr bene mbi mrn hic pt pat nm fname lname surname addr cell zip4".split()
+    "mbr mem subscr bene mbi mrn hic pt pat nm fname lname surname addr cell zip4 acct".split()
 )
 # A program's member number (medicare_id, MedicaidNo, hic_no, PatientID, mem_id), or a
 # person's name part (patient_last, pt_first, member_middle_initial).

@@ -80,6 +80,10 @@ INTEGER_COLUMNS = ("remit_row", "remit_claim", "lines", "x12_segment", "x12_clai
 _AMOUNT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
 
+# Amounts of $10 trillion or more are read as unreadable (an 18-digit element overflows int64).
+MAX_CENTS = 10**15
+
+
 def cents(text: str) -> int | None:
     """X12 decimal text to integer cents ('-9', '1.5', '.50'); None if blank or not 2 decimals."""
     text = text.strip()
@@ -90,6 +94,8 @@ def cents(text: str) -> int | None:
     if len(frac.rstrip("0")) > 2:
         return None
     value = int(whole or "0") * 100 + int((frac + "00")[:2])
+    if value >= MAX_CENTS:  # no payment is that large, and it would not fit the Int64 columns
+        return None
     return -value if negative else value
 
 

@@ -97,6 +97,8 @@ def test_identifier_headers_in_any_spelling_are_dropped():
         "ssn4",
         "patientid",
         "first_nm",
+        "patient_account_number",
+        "acct_no",
         "claim_id",
         "patient_id",
         "payer",
@@ -112,6 +114,8 @@ def test_identifier_headers_in_any_spelling_are_dropped():
         "ssn4",
         "patientid",
         "first_nm",
+        "patient_account_number",
+        "acct_no",
     ]
 
 

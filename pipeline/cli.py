@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.errors import PipelineError, StorageError
+from pipeline.errors import PipelineError, StorageError, short_error
 
 logger = logging.getLogger(__name__)
 
@@ -235,11 +235,10 @@ def _once(paths: list[Path]) -> list[Path]:
 
 def _digest(path: Path, known: dict[Path, str]) -> str:
     """SHA-256 of a file's bytes (computed once per file)."""
-    import hashlib
+    from pipeline.digest import file_sha256
 
     if path not in known:
-        with path.open("rb") as f:
-            known[path] = hashlib.file_digest(f, "sha256").hexdigest()
+        known[path] = file_sha256(path)
     return known[path]
 
 
@@ -337,7 +336,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.extract.releases import load_reference_data
     from pipeline.extract.x12_envelope import X12FileError
     from pipeline.report.storage import Destination
-    from pipeline.run import new_run_id, scrub_file, short_error
+    from pipeline.run import new_run_id, scrub_file
     from pipeline.run_remits import REMITS_FOLDER, finish_remits, load_remits, quarantine
 
     started = time.perf_counter()

@@ -61,3 +61,10 @@ class StorageError(PipelineError):
     """Reports could not be written to the chosen destination."""
 
     reason_code = "storage"
+
+
+def short_error(exc: BaseException, limit: int = 300) -> str:
+    """`Type: message` of an unexpected exception, cut to `limit` characters (a message may
+    quote a whole input value)."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -17,7 +17,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import PipelineConfig
-from pipeline.errors import BatchRejected, ClaimBatchError, PipelineError, StorageError
+from pipeline.errors import (
+    BatchRejected,
+    ClaimBatchError,
+    PipelineError,
+    StorageError,
+    short_error,
+)
 from pipeline.extract.batch_files import batch_name, read_batch_file
 from pipeline.extract.claims import normalize_batch
 from pipeline.extract.ncci import NcciRelease, bundled_ncci
@@ -395,13 +401,6 @@ def publish_batch(
             exc.add_note(told)
         raise
     staging.publish()
-
-
-def short_error(exc: BaseException, limit: int = 300) -> str:
-    """`Type: message` of an exception, cut to `limit` characters (a message may quote a
-    whole input value)."""
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def write_validation(

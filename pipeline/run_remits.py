@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -12,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import PipelineConfig
-from pipeline.errors import PipelineError
+from pipeline.digest import file_sha256
+from pipeline.errors import PipelineError, short_error
 from pipeline.extract.x12_envelope import X12FileError
 from pipeline.report.history import read_history_claims
 from pipeline.report.remit_report import remit_report, remit_summary, write_remit_report
@@ -52,13 +52,13 @@ def load_remits(named: list[tuple[Path, str]]) -> RemitRun:
                 raise
             logger.debug("unexpected error reading %s", path, exc_info=True)
             message = (
-                f"{path}: internal error ({type(exc).__name__}: {exc}); the other files go on. "
+                f"{path}: internal error ({short_error(exc)}); the other files go on. "
                 "Rerun with CLAIMS_PIPELINE_DEBUG=1 for the traceback and report it."
             )
             failed.append((path, PipelineError(message)))
     files, names, repeats = _use_once(files, names)
     path_of = {name: path for path, name in named}
-    digests = [_digest(path_of[name]) for name in names]
+    digests = [file_sha256(path_of[name]) for name in names]
     remits = Remittances.build(files, names)
     logger.info(
         "remittances: %d file(s) read, %d rows, %d refused",
@@ -67,13 +67,6 @@ def load_remits(named: list[tuple[Path, str]]) -> RemitRun:
         len(failed),
     )
     return RemitRun(remits, files, failed, digests, repeats)
-
-
-def _digest(path: Path) -> str:
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return ""
 
 
 def _use_once(files: list, names: list[str]) -> tuple[list, list[str], list[str]]:
@@ -191,13 +184,9 @@ def quarantine(out: Destination, path: Path, exc: X12FileError, run_id: str) -> 
     fix it there (or ask the sender for a new one) and rerun.
     """
     path = Path(path)
-    try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        digest = ""
     record = {
         "file": str(path),
-        "sha256": digest,
+        "sha256": file_sha256(path),
         "reason": exc.reason,
         "segment": exc.segment,
         "message": str(exc),

@@ -14,6 +14,7 @@ downloaded and may not be installable.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -24,6 +25,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+logger = logging.getLogger("run_sql")
 
 VIEWS = ("lines", "flags", "claims", "work_queue", "finance_summary", "denial_patterns")
 SKIP = ("history", "runs", ".staging")  # .staging: reports being written
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--csv", type=Path, help="write the result to this CSV file")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="run_sql: %(message)s")
     if not args.sql.is_file():
         parser.error(
             f"{args.sql}: no such query file; the queries are in sql/ (e.g. sql/reconcile.sql)"
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         import pyarrow.csv as pcsv
 
         pcsv.write_csv(result, args.csv)
-        print(f"run_sql: {result.num_rows} rows written to {args.csv}", file=sys.stderr)
+        logger.info("%d rows written to %s", result.num_rows, args.csv)
     else:
         print(result.to_pandas().to_string(index=False))
     return 0

@@ -118,9 +118,8 @@ def withheld_rows(raw: pd.DataFrame) -> np.ndarray:
     return split_wrong
 
 
-def withhold_split_rows(raw: pd.DataFrame) -> pd.DataFrame:
-    """The batch with every value of the withheld rows (see withheld_rows) blanked."""
-    withheld = withheld_rows(raw)
+def withhold_split_rows(raw: pd.DataFrame, withheld: np.ndarray) -> pd.DataFrame:
+    """The batch with every value of the `withheld` rows (see withheld_rows) blanked."""
     if not withheld.any():
         return raw
     out = raw.copy()
@@ -393,7 +392,7 @@ def normalize_batch(raw: pd.DataFrame, *, patient_key: bytes) -> pd.DataFrame:
     """
     raw = raw.reset_index(drop=True)
     withheld = withheld_rows(raw)
-    raw = withhold_split_rows(raw)
+    raw = withhold_split_rows(raw, withheld)
     n = len(raw)
     rows = raw[ROW_COLUMN].to_numpy("int64") if ROW_COLUMN in raw else np.arange(1, n + 1)
     malformed = (

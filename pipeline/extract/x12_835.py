@@ -300,45 +300,23 @@ class _Mapper:
             self.note(
                 seg.number, "CLP", "STATUS", f"claim status {status!r} is not a known CLP02 code"
             )
-        self.claim = {
-            "remit_claim": len(self.claims) + 1,
-            "x12_segment": seg.number,
-            "claim_id": seg.get("CLP01"),
-            "claim_status": status,
-            "charge_cents": self.amount(seg, "CLP03"),
-            "paid_cents": self.amount(
+        self.claim = _claim_payment(
+            remit_claim=len(self.claims) + 1,
+            x12_segment=seg.number,
+            claim_id=seg.get("CLP01"),
+            claim_status=status,
+            charge_cents=self.amount(seg, "CLP03"),
+            paid_cents=self.amount(
                 seg, "CLP04", effect="the claim's paid total is unknown and not compared"
             ),
-            "patient_responsibility_cents": self.amount(seg, "CLP05", required=False),
-            "payer_claim_number": seg.get("CLP07"),
-            "claim_filing_indicator": seg.get("CLP06"),
-            "adjustments_cents": 0,
-            "_adjustments": [],
-            "remarks": [],
-            "rendering_npi": "",
-            "dates": ["", ""],
-            "orphan": False,
-        }
+            patient_responsibility_cents=self.amount(seg, "CLP05", required=False),
+            payer_claim_number=seg.get("CLP07"),
+            claim_filing_indicator=seg.get("CLP06"),
+        )
 
-    def _open_orphan(self, seg: X12Segment, why: str) -> None:
+    def _open_orphan(self, why: str) -> None:
         """A stand-in claim payment for service lines with no CLP of their own."""
-        self.claim = {
-            "remit_claim": None,
-            "x12_segment": None,
-            "claim_id": "",
-            "claim_status": "",
-            "charge_cents": None,
-            "paid_cents": None,
-            "payer_claim_number": "",
-            "claim_filing_indicator": "",
-            "adjustments_cents": 0,
-            "_adjustments": [],
-            "remarks": [],
-            "rendering_npi": "",
-            "dates": ["", ""],
-            "orphan": True,
-            "broken": why,
-        }
+        self.claim = _claim_payment(orphan=True, broken=why)
 
     def _claim_header_after_lines(self, seg: X12Segment, what: str) -> None:
         """A claim payment's own segment (2100) after its service lines: a CLP is probably
@@ -352,7 +330,7 @@ class _Mapper:
             "probably missing before it"
         )
         self.close_claim()
-        self._open_orphan(seg, why)
+        self._open_orphan(why)
 
     def _on_nm1(self, seg: X12Segment) -> None:
         self._claim_header_after_lines(seg, "NM1")
@@ -437,7 +415,7 @@ class _Mapper:
     def _on_svc(self, seg: X12Segment) -> None:
         if self.claim is None:
             why = f"there is no CLP before it in transaction {self.header['x12_transaction']!r}"
-            self._open_orphan(seg, why)
+            self._open_orphan(why)
         self.close_line()
         seps = next(
             ix.separators
@@ -685,6 +663,27 @@ class _Mapper:
                 "BPR02",
             )
         self.bpr_paid = None
+
+
+def _claim_payment(**fields) -> dict:
+    """A claim payment being read: the CLP's `fields` over those of a payment with no CLP."""
+    return {
+        "remit_claim": None,
+        "x12_segment": None,
+        "claim_id": "",
+        "claim_status": "",
+        "charge_cents": None,
+        "paid_cents": None,
+        "patient_responsibility_cents": None,
+        "payer_claim_number": "",
+        "claim_filing_indicator": "",
+        "adjustments_cents": 0,
+        "_adjustments": [],
+        "remarks": [],
+        "rendering_npi": "",
+        "dates": ["", ""],
+        "orphan": False,
+    } | fields
 
 
 def _money(value: int | None) -> str:

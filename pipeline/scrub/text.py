@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,18 +70,20 @@ def _dollars(cents, sel: np.ndarray) -> list[pa.Array | str]:
     return [sign, whole, ".", _CENTS.take(pa.array(mag % 100))]
 
 
+def _worded(values, sel: np.ndarray, word: Callable[[int], str]) -> pa.Array:
+    """`word(v)` of each selected integer, worded once per distinct value (they are few)."""
+    ids, distinct = factorized(np.asarray(values, dtype="int64")[sel])
+    text = pa.array([word(v) for v in np.asarray(distinct).tolist()], type=pa.string())
+    return text.take(pa.array(ids))
+
+
 def _percent(bp, sel: np.ndarray) -> pa.Array:
-    b = np.asarray(bp, dtype="int64")[sel]
-    distinct, at = np.unique(b, return_inverse=True)  # few distinct percentages
-    text = pa.array([f"{v / 100:g}%" for v in distinct.tolist()], type=pa.string())
-    return text.take(pa.array(at.reshape(-1)))
+    return _worded(bp, sel, lambda v: f"{v / 100:g}%")
 
 
 def _count(count: Count, sel: np.ndarray) -> pa.Array:
-    """'1 unit', '3 units': each distinct count worded once (counts are few)."""
-    ids, distinct = factorized(np.asarray(count.values, dtype="int64")[sel])
-    words = [f"{v} {count.noun}" + ("" if v == 1 else "s") for v in np.asarray(distinct).tolist()]
-    return pa.array(words, type=pa.string()).take(pa.array(ids))
+    """'1 unit', '3 units'."""
+    return _worded(count.values, sel, lambda v: f"{v} {count.noun}" + ("" if v == 1 else "s"))
 
 
 def render(parts: str | Sequence[Part], sel: np.ndarray) -> pa.Array:

@@ -42,7 +42,6 @@ class ClaimValidation:
     rejected: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     failed_checks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     reasons: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
-    warnings: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     warning_reasons: dict[str, np.ndarray] = field(default_factory=dict)  # by check name
     run_date: str = ""
     max_reject_share: float = 0.05
@@ -60,6 +59,14 @@ class ClaimValidation:
     @property
     def rejected_count(self) -> int:
         return int(self.rejected.sum())
+
+    @property
+    def warned_count(self) -> int:
+        """Lines failing at least one warning check."""
+        warned = np.zeros(len(self.rejected), dtype=bool)
+        for reasons in self.warning_reasons.values():
+            warned |= reasons != ""
+        return int(warned.sum())
 
     def failure(self) -> str:
         """Why the batch failed, in one sentence ("" when it passed)."""
@@ -117,8 +124,9 @@ def validate_claims(
     max_reject_share: float,
 ) -> ClaimValidation:
     """Run the claim suites on a batch (`raw` as read, `lines` as normalize_batch made it)."""
-    withheld = withheld_rows(raw.reset_index(drop=True))
-    raw = withhold_split_rows(raw.reset_index(drop=True))
+    raw = raw.reset_index(drop=True)
+    withheld = withheld_rows(raw)
+    raw = withhold_split_rows(raw, withheld)
     batch = run_suite("claim_batch", "claim_batch", raw, batch_checks())
     result = ClaimValidation(batch=batch, run_date=run_date.isoformat())
     result.max_reject_share = max_reject_share
@@ -158,7 +166,6 @@ def validate_claims(
     reasons[withheld] = lines["input_detail"].to_numpy(object)[withheld]
     result.failed_checks, result.reasons = names, reasons
     result.rejected = names != ""
-    _, result.warnings = _per_line(warning, shown, n)
     result.warning_reasons = {c.name: _per_line([c], shown, n)[1] for c in warning}
 
     result.allowed_rejects = allowed_rejects(n, max_reject_share)
@@ -182,7 +189,7 @@ def validate_claims(
         result.rejected_count,
         n,
         result.allowed_rejects,
-        int((result.warnings != "").sum()),
+        result.warned_count,
     )
     return result
 
